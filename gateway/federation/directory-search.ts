@@ -4,12 +4,23 @@ import { foldForSearch } from '../../core/search-text.ts';
 import { allowed, type Registry } from '../../protocol/registry-client.ts';
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
+import { searchBots } from './directory-bots.ts';
 import type { User } from '../models/index.ts';
 import { remember, withMemo } from '../request-memo.ts';
 import { sharedReadsOf } from '../shared-reads.ts';
 
-/** One person as the directory answers a domain node (node/federation/directory.ts's Person). */
-export type DirectoryPerson = { name: string; username: string; address: string; addresses: string[]; units: string[] };
+/**
+ * One person as the directory answers a domain node (node/federation/directory.ts's Person); or, in a
+ * search, an app's bot at the asking node (`app: true`: directory-bots.ts).
+ */
+export type DirectoryPerson = {
+  name: string;
+  username: string;
+  address: string;
+  addresses: string[];
+  units: string[];
+  app?: true;
+};
 
 /** Who asks: the domain node's name, and the registry whose policy says which domains it may see. */
 export type DirectoryAsker = { origin: string; registry: Registry };
@@ -63,7 +74,8 @@ export async function lookUpPeople(
 }
 
 /**
- * A search: active people whose own name, username or address's local part holds the text, then, after
+ * A search: the bots of apps whose name, slug or bot address holds the text (directory-bots.ts), then
+ * active people whose own name, username or address's local part holds the text, then, after
  * them, the direct members of units whose name holds it ("computer" finds the Department of Computer
  * Science's people), at most `limit` together, only those the asker may see. Members of the units below
  * a matching unit are not listed: "engineering" would otherwise list a whole college, thousands of people
@@ -76,7 +88,9 @@ export async function searchPeople(
   limit: number,
 ): Promise<DirectoryPerson[]> {
   const folded = foldForSearch(text);
-  const people: DirectoryPerson[] = [];
+  // Apps first: a campus has few, and a search that finds one by its name is most likely for it.
+  const people: DirectoryPerson[] = await searchBots(ctx, asker, text, limit);
+  if (people.length >= limit) return people;
   const byOwnText = await activeUsers(ctx, { searchText: like(ctx.sequelize, ownTextPattern(folded)) }, limit);
   await addVisible(ctx, asker, byOwnText, people, limit);
   if (people.length >= limit) return people;

@@ -15,24 +15,49 @@ import {
 import type { PresentedConversation } from './present-conversation.ts';
 import { assertMember } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
+import { appOfBot } from './bot-members.ts';
 
 const leaveSchema = z.object({ conversationId: z.string().uuid() });
 
-/** Who takes over from a departing owner: the longest-standing admin, else the longest-standing member. */
+const SUCCESSION_ORDER: [string, 'ASC'][] = [
+  ['joinedSeq', 'ASC'],
+  ['createdAt', 'ASC'],
+  ['address', 'ASC'],
+];
+
+/** How many of the first in line to take over are checked for apps' bots, which never do: a group holds few. */
+const BOTS_CHECKED = 10;
+
+/**
+ * The apps' bots among the first in line to take over from a departing owner (read before the group is
+ * locked, since asking about apps may take a request to the gateway): a bot cannot own a group.
+ */
+async function botsInLine(ctx: NodeContext, conversationId: string, leaving: string): Promise<string[]> {
+  const inLine = await ctx.models.Member.findAll({
+    attributes: ['address'],
+    where: { conversationId, state: 'active', role: { [Op.in]: ['admin', 'member'] }, address: { [Op.ne]: leaving } },
+    order: [['role', 'ASC'], ...SUCCESSION_ORDER],
+    limit: BOTS_CHECKED,
+  });
+  const bots = await Promise.all(inLine.map(async (m) => ((await appOfBot(ctx, m.address)) ? m.address : null)));
+  return bots.filter((a): a is string => a !== null);
+}
+
+/**
+ * Who takes over from a departing owner: the longest-standing admin, else the longest-standing member,
+ * never an app's bot (`bots`); nobody when only bots are left.
+ */
 async function successorOf(
   ctx: NodeContext,
   tx: Transaction,
   conversationId: string,
   leaving: string,
+  bots: string[],
 ): Promise<string | undefined> {
   for (const role of ['admin', 'member'] satisfies MemberRole[]) {
     const next = await ctx.models.Member.findOne({
-      where: { conversationId, state: 'active', role, address: { [Op.ne]: leaving } },
-      order: [
-        ['joinedSeq', 'ASC'],
-        ['createdAt', 'ASC'],
-        ['address', 'ASC'],
-      ],
+      where: { conversationId, state: 'active', role, address: { [Op.notIn]: [leaving, ...bots] } },
+      order: SUCCESSION_ORDER,
       lock: tx.LOCK.UPDATE,
       transaction: tx,
     });
@@ -63,11 +88,12 @@ export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<Pres
   }
   await requireGroup(ctx, conversationId);
   const me = ctx.actor.address;
+  const bots = await botsInLine(ctx, conversationId, me);
   // Who owns the group, and so who takes over, is decided under the lock: the role may change meanwhile.
   let owner: string | undefined;
   const decide = async (tx: Transaction): Promise<GroupEvent> => {
     const member = await recheckActor(ctx, tx, conversationId, ['owner', 'admin', 'member'], '');
-    owner = member.role === 'owner' ? await successorOf(ctx, tx, conversationId, me) : undefined;
+    owner = member.role === 'owner' ? await successorOf(ctx, tx, conversationId, me, bots) : undefined;
     return { event: 'member.left', members: [me], by: me, ...(owner ? { owner } : {}) };
   };
   await appendGroupEvent(ctx, conversationId, decide, async (tx) => {

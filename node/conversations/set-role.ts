@@ -1,7 +1,9 @@
 import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
+import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
+import { appOfBot } from './bot-members.ts';
 import type { NodeContext } from '../context.ts';
 import {
   announceGroup,
@@ -25,12 +27,26 @@ const roleSchema = z.object({
 });
 
 /**
+ * Refuses to make an app's bot of this domain an owner or admin (bot-members.ts): it could never rename
+ * the group, manage its members or hand ownership back.
+ */
+async function refuseBotInCharge(ctx: NodeContext, address: string, role: 'owner' | 'admin'): Promise<void> {
+  const app = await appOfBot(ctx, address);
+  if (!app) return;
+  const what = role === 'owner' ? 'the owner' : 'an admin';
+  throw new ValidationError(`${app.name} is an app's bot: a bot cannot be ${what} of a group`, {
+    member: `an app's bot: it can only be a member`,
+  });
+}
+
+/**
  * The owner makes a member an admin or an admin a member again, or hands the group to another member
- * and becomes an admin; setting the current role changes nothing.
+ * and becomes an admin; setting the current role changes nothing. An app's bot stays a member.
  */
 export async function setRole(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, member: address, role } = parseInput(roleSchema, input);
   const { conversation } = await requireGroup(ctx, conversationId);
+  if (role !== 'member') await refuseBotInCharge(ctx, address, role);
   const decide = async (tx: Transaction): Promise<GroupEvent> => {
     await recheckActor(ctx, tx, conversationId, ['owner'], 'Only the owner can change roles');
     const target = await recheckOtherMember(ctx, tx, conversationId, address);

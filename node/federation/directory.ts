@@ -21,7 +21,15 @@ const querySchema = z
     path: ['q'],
   });
 
-export type Person = { name: string; username: string; address: string; addresses: string[]; units: string[] };
+/** A person, or (in a search only) an app's bot at this node, marked `app` (gateway/federation/directory-bots.ts). */
+export type Person = {
+  name: string;
+  username: string;
+  address: string;
+  addresses: string[];
+  units: string[];
+  app?: true;
+};
 
 /** How this node reaches the campus directory at its gateway (signed as the node). */
 export type GatewayDirectory = { domain: string; gatewayIssuer: string; signingKey: () => Promise<PrivateKeyJwk> };

@@ -3,7 +3,7 @@ import { AtriumError, type Chat, type Entry } from './chat.ts';
 import { confirmDialog, dialogId, Modal } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { rightsIn, type Rights, type Role } from './group-rights.ts';
-import { peoplePicker, type PeoplePicker } from './people-view.ts';
+import { foundAsApp, peoplePicker, type PeoplePicker } from './people-view.ts';
 import { WebhooksPart } from './webhooks-view.ts';
 
 /** Members shown at a time: a lecture's thousands come a page at a time, as the person asks for more. */
@@ -250,6 +250,9 @@ export class GroupPanel {
       unavailable: (p) => {
         const members = new Set([...this.#members, ...entry.conv.members].map((m) => m.address));
         if (p.addresses.some((a) => members.has(a))) return 'Already a member';
+        // An app's bot posts only in groups of its own node (the node says `not_home` otherwise).
+        if (p.app && !p.reachableFrom.includes(entry.domain))
+          return `Posts only in groups hosted by ${this.#chat.domainTitle(p.via)}`;
         // Found only through another of this person's colleges: this group's home cannot reach them.
         return p.reachableFrom.includes(entry.domain)
           ? null
@@ -419,9 +422,13 @@ export class GroupPanel {
     const entry = this.#entry;
     const you = member.address === entry.me;
     const name = you ? `${this.#chat.me.user.name} (you)` : this.#chat.nameIn(entry, member.address);
-    const changeRole = rights.setRoles && !you && member.role !== 'owner';
+    // An app's bot can neither own nor run a group (the node refuses it): one made an admin before can
+    // only be made a member again.
+    const bot = this.#isApp(member.address);
+    const changeRole = rights.setRoles && !you && member.role !== 'owner' && !(bot && member.role === 'member');
+    const handOver = changeRole && !bot;
     const remove = !you && rights.remove(member.role);
-    const sig = [name, member.role, changeRole, remove].join('\u0000');
+    const sig = [name, member.role, changeRole, handOver, remove].join('\u0000');
     const draw = (): HTMLLIElement => {
       const button = (action: string, text: string, label: string, run: (b: HTMLButtonElement) => void) => {
         const b: HTMLButtonElement = h(
@@ -460,7 +467,7 @@ export class GroupPanel {
                 (b) => void this.#setRole(member, name, toAdmin ? 'admin' : 'member', b),
               )
             : null,
-          changeRole
+          handOver
             ? button('owner', 'Make owner', `Make owner: ${name}`, (b) => void this.#handOver(member, name, b))
             : null,
           remove
@@ -470,6 +477,11 @@ export class GroupPanel {
       ) as HTMLLIElement;
     };
     return { sig, draw };
+  }
+
+  /** Whether a member is an app's bot, as far as this tab knows: it posted here, or a search found it. */
+  #isApp(address: string): boolean {
+    return this.#entry.appNames.has(address) || foundAsApp(address);
   }
 
   async #setRole(member: Member, name: string, role: 'admin' | 'member', button: HTMLButtonElement): Promise<void> {

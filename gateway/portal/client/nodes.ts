@@ -15,6 +15,11 @@ export type Person = {
   via: string;
   /** All of this person's own domains whose directory found them: their policy lets them talk. */
   reachableFrom: string[];
+  /**
+   * An app's bot rather than a person (found by a search only): it is at each node by its own address
+   * (`slug@domain`), so each node's is found apart, reachable from that node alone.
+   */
+  app?: true;
 };
 
 /**
@@ -105,11 +110,13 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
   if (refusals.length > 0 && refusals.length === me.domains.length) throw refusals[0];
   for (const { node, people } of answers) {
     for (const person of people) {
-      const known = byUsername.get(person.username);
+      // An app's bot is another one at each node; a person is one, whichever nodes found them.
+      const key = person.app ? person.address : person.username;
+      const known = byUsername.get(key);
       // A name kept before control characters were refused shows without them (they would turn it around).
       const name = withoutControlCharacters(person.name) || person.username;
       if (known) known.reachableFrom.push(node.name);
-      else byUsername.set(person.username, { ...person, name, via: node.name, reachableFrom: [node.name] });
+      else byUsername.set(key, { ...person, name, via: node.name, reachableFrom: [node.name] });
     }
   }
   return [...byUsername.values()];

@@ -9,11 +9,34 @@ import { clearOnEscape } from './search-view.ts';
 type PeopleHost = ViewHost & { opened(entry: Entry): void };
 
 const HINT =
-  'Type at least two letters of a name, a username or a department (one is enough in Chinese, Japanese or Korean).';
+  'Type at least two letters of a name, a username, a department or an app (one is enough in Chinese, Japanese or Korean).';
+
+/**
+ * The addresses of apps' bots that searches found in this tab: a group's members are listed by address
+ * alone, and an app's bot, which cannot own or run a group (the node refuses it), is offered neither.
+ */
+const appsFound = new Set<string>();
+
+/** Whether a search in this tab found this address as an app's bot. */
+export function foundAsApp(address: string): boolean {
+  return appsFound.has(address);
+}
+
+/** How someone found is named on buttons and chips: an app as one ("Room Bookings (app)"). */
+function calledOn(p: Person): string {
+  return p.app ? `${p.name} (app)` : p.name;
+}
+
+/** Whom a choice is of: a person by username, an app's bot by address (it is another one at each node). */
+function chosenKey(p: Person): string {
+  return p.app ? p.address : p.username;
+}
 
 /**
  * Starting a conversation: search the campus directory (people of every college this person's domains
- * may talk to), then message one person, or pick several and name a group.
+ * may talk to, and the bots of apps at this person's own nodes), then message one, or pick several and
+ * name a group. An app's bot is at each node by its own address and posts only in groups its node hosts:
+ * a group with one is hosted by that node (chat.ts: createGroup asks where every member is reachable from).
  */
 export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
   const picker = peoplePicker(chat, {
@@ -34,7 +57,11 @@ export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
       iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
       h('h2', { id: 'people-heading' }, 'New chat'),
     ),
-    h('label', { for: 'people-query' }, 'Find people by name or department, in any college you may talk to'),
+    h(
+      'label',
+      { for: 'people-query' },
+      'Find people by name or department, in any college you may talk to, or an app by its name',
+    ),
     picker.search,
     picker.status,
     picker.results,
@@ -80,22 +107,23 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
     type: 'search',
     id: `${options.id}-query`,
     autocomplete: 'off',
-    placeholder: 'Name, username or department',
+    placeholder: 'Name, username, department or app',
     'aria-describedby': `${options.id}-status`,
   });
   clearOnEscape(search);
   const chips = h('ul', { class: 'chips', 'aria-label': options.chipsLabel });
   let lastFound: Person[] = [];
   const toggle = (p: Person) => {
-    if (chosen.has(p.username)) chosen.delete(p.username);
-    else chosen.set(p.username, p);
+    const key = chosenKey(p);
+    if (chosen.has(key)) chosen.delete(key);
+    else chosen.set(key, p);
     redraw();
   };
   const drawResults = (people: Person[]) => {
     lastFound = people;
     results.replaceChildren(
       ...people.map((p) =>
-        personRow(p, chosen.has(p.username), (path) => chat.unitLabel(path), {
+        personRow(p, chosen.has(chosenKey(p)), (path) => chat.unitLabel(path), {
           message: options.message && (() => options.message!(p)),
           toggle: () => toggle(p),
           unavailable: options.unavailable?.(p) ?? null,
@@ -109,7 +137,7 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
         h(
           'li',
           { class: 'chip' },
-          p.name,
+          calledOn(p),
           iconButton(options.unchoose(p), ICONS.close, () => toggle(p)),
         ),
       ),
@@ -141,7 +169,8 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
 
 /**
  * One person found: their name, address and units (by name; their paths in the tooltip), a button to
- * message them (if asked) and one to choose them; or, when they cannot be chosen here, why.
+ * message them (if asked) and one to choose them; or, when they cannot be chosen here, why. An app's bot
+ * shows as an app ("Room Bookings · app"), its address after.
  */
 function personRow(
   p: Person,
@@ -151,13 +180,15 @@ function personRow(
 ): HTMLElement {
   // Named by the words it shows first (WCAG 2.5.3), then whom they are about; pressed once chosen.
   const shows = inGroup ? 'Chosen' : 'Add to group';
+  const called = calledOn(p);
   return h(
     'li',
-    { class: 'person' },
+    { class: p.app ? 'person app' : 'person' },
     h(
       'span',
       { class: 'person-name' },
       h('strong', {}, p.name),
+      p.app ? h('span', { class: 'small' }, ' · app') : null,
       h('span', { class: 'muted' }, ` ${p.address}`),
       p.units.length
         ? h(
@@ -174,7 +205,7 @@ function personRow(
       act.message
         ? h(
             'button',
-            { type: 'button', class: 'compact', 'aria-label': `Message ${p.name}`, onclick: act.message },
+            { type: 'button', class: 'compact', 'aria-label': `Message ${called}`, onclick: act.message },
             'Message',
           )
         : null,
@@ -186,7 +217,7 @@ function personRow(
               type: 'button',
               class: 'compact secondary',
               'aria-pressed': String(inGroup),
-              'aria-label': `${shows}: ${p.name}`,
+              'aria-label': `${shows}: ${called}`,
               onclick: act.toggle,
             },
             shows,
@@ -233,6 +264,7 @@ function searchAsYouType(
       // The person searching is found too (by their own name): neither shown nor counted.
       const own = new Set(chat.me.domains.map((d) => d.address));
       const others = people.filter((p) => !p.addresses.some((a) => own.has(a)));
+      for (const p of others) if (p.app) appsFound.add(p.address);
       show(others);
       status.textContent = refused || (others.length === 0 ? 'Nobody found.' : `${others.length} found.`);
     }, 200);

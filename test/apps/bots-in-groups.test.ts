@@ -1,0 +1,142 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
+import type { AtriumClient } from '../../sdk/client.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
+import { asOperator, botToken, register } from './helpers.ts';
+
+const DAVE = 'dave@eng.campus.test';
+const ROOMS = 'room-bookings@eng.campus.test';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let alice: AtriumClient;
+let rooms: Awaited<ReturnType<typeof register>>;
+let aliceToken: string;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('bots-in-groups', { LOGIN_IP_LIMIT: '1000' });
+  eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
+  await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
+  rooms = await register(gateway, {
+    name: 'Room Bookings',
+    slug: 'room-bookings',
+    redirectUris: ['http://localhost:9/cb'],
+    botEnabled: true,
+  });
+  // An app without a bot is no one to add to a group.
+  await register(gateway, { name: 'Room Survey', slug: 'room-survey', redirectUris: ['http://localhost:9/cb'] });
+  alice = await connectAs(gateway, eng, 'alice');
+  aliceToken = await (await login(gateway, 'alice')).tokenFor(eng.url);
+});
+afterAll(async () => {
+  alice?.close();
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+type Found = { name: string; username: string; address: string; addresses: string[]; units: string[]; app?: true };
+
+async function search(q: string): Promise<Found[]> {
+  const response = await request(eng.server)
+    .get('/api/v1/directory')
+    .query({ q })
+    .set('authorization', `Bearer ${aliceToken}`);
+  expect(response.status).toBe(200);
+  return response.body.people as Found[];
+}
+
+describe('the people search finds apps’ bots', () => {
+  it('by the app’s name, its slug or the bot’s whole address, at the searching node, marked as an app', async () => {
+    const bot = {
+      name: 'Room Bookings',
+      username: 'room-bookings',
+      address: ROOMS,
+      addresses: [ROOMS],
+      units: [],
+      app: true,
+    };
+    expect(await search('room')).toEqual([bot]);
+    expect(await search('BOOKINGS')).toEqual([bot]);
+    expect(await search('room-book')).toEqual([bot]);
+    expect(await search(ROOMS)).toEqual([bot]);
+    // People are still found as before, and are not marked.
+    const found = await search('dave');
+    expect(found.map((p) => p.address)).toEqual([DAVE]);
+    expect(found[0]).not.toHaveProperty('app');
+  });
+
+  it('finds a bot that can then be put in a group, where it posts with its token', async () => {
+    const [found] = await search('Room Bookings');
+    const group = await alice.createGroup('Room 101', [DAVE, found!.address]);
+    const token = await botToken(gateway, rooms, eng.url);
+    const bot = new AtriumBot({ nodeUrl: eng.localUrl, token: () => token });
+    const ack = await bot.sendText({ conversationId: group.id }, 'Room 101 is booked 2–4 pm.');
+    expect(ack.conversationId).toBe(group.id);
+  });
+
+  it('does not find the bot of an app turned off, or whose bot is', async () => {
+    await setAppDisabled(asOperator(gateway), 'room-bookings', true);
+    expect(await search('room')).toEqual([]);
+    await setAppDisabled(asOperator(gateway), 'room-bookings', false);
+    expect((await search('room')).map((p) => p.address)).toEqual([ROOMS]);
+    await updateApp(asOperator(gateway), 'room-bookings', { botEnabled: false });
+    expect(await search('room')).toEqual([]);
+    await updateApp(asOperator(gateway), 'room-bookings', { botEnabled: true });
+  });
+});
+
+describe('an app’s bot in a group', () => {
+  it('cannot be made the owner or an admin: the node refuses, and nothing changes', async () => {
+    const group = await alice.createGroup('Room 102', [DAVE, ROOMS]);
+    const roles = async () =>
+      Object.fromEntries((await alice.members(group.id)).members.map((m) => [m.address, m.role]));
+    const before = await roles();
+    expect(before[ROOMS]).toBe('member');
+
+    for (const role of ['owner', 'admin'] as const) {
+      await expect(alice.setRole(group.id, ROOMS, role)).rejects.toMatchObject({
+        code: 'invalid_input',
+        message: `Room Bookings is an app's bot: a bot cannot be ${role === 'owner' ? 'the owner' : 'an admin'} of a group`,
+        fields: { member: "an app's bot: it can only be a member" },
+      });
+    }
+    expect(await roles()).toEqual(before);
+    const events = (await alice.history(group.id)).messages.map((m) => (m as { event?: string }).event);
+    expect(events).not.toContain('member.role');
+
+    // A person still can be, as before.
+    await alice.setRole(group.id, DAVE, 'admin');
+    expect((await roles())[DAVE]).toBe('admin');
+  });
+
+  it('is refused as owner though its app is turned off (it may be turned on again)', async () => {
+    const group = await alice.createGroup('Room 103', [ROOMS]);
+    await setAppDisabled(asOperator(gateway), 'room-bookings', true);
+    try {
+      // Past the node's app cache (REGISTRY_TTL_SECONDS): it hears the app is turned off.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await expect(alice.setRole(group.id, ROOMS, 'owner')).rejects.toMatchObject({ code: 'invalid_input' });
+    } finally {
+      await setAppDisabled(asOperator(gateway), 'room-bookings', false);
+    }
+  });
+
+  it('is passed over when the owner leaves: ownership goes to a person, though the bot came first', async () => {
+    // The bot is the group's first member after its owner (created with it), Dave joins later.
+    const group = await alice.createGroup('Room 104', [ROOMS]);
+    await alice.invite(group.id, [DAVE]);
+    await alice.leave(group.id);
+    const dave = await connectAs(gateway, eng, 'dave');
+    try {
+      const roles = Object.fromEntries((await dave.members(group.id)).members.map((m) => [m.address, m.role]));
+      expect(roles).toEqual({ [DAVE]: 'owner', [ROOMS]: 'member' });
+    } finally {
+      dave.close();
+    }
+  });
+});
