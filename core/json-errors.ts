@@ -20,11 +20,9 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const type = (error as { type?: string }).type;
-      res
-        .status(status)
-        .json({
-          error: { code: type === 'entity.too.large' ? 'too_large' : 'invalid_body', message: bodyWords(type) },
-        });
+      res.status(status).json({
+        error: { code: type === 'entity.too.large' ? 'too_large' : 'invalid_body', message: bodyWords(type) },
+      });
       return;
     }
     logger.error({ err: error, path: req.path }, 'unhandled error');
