@@ -100,7 +100,9 @@ function presetFollowed(input: ReturnType<typeof inputOf>, changedOnPage: string
 function valuesOf(d: PresentedDirectory): Record<string, unknown> {
   return {
     url: d.url,
-    startTls: d.tls === 'starttls' ? 'yes' : d.tls === 'none' ? 'no' : '',
+    // StartTLS on ldap:// and none on ldaps:// are each the default, shown as such: saved with another
+    // scheme, the form then takes that scheme's default rather than a "yes" nobody chose (settings.ts).
+    startTls: d.tls === 'none' ? 'no' : '',
     caFile: d.caFile ?? '',
     bindDn: d.bindDn,
     preset: d.preset,
