@@ -82,7 +82,7 @@ const settings: Record<string, OptionSpec> = {
   'disabled-attribute': {
     type: 'string',
     value: 'ATTR',
-    help: 'what marks an account disabled: userAccountControl bit 2 (active-directory), pwdAccountLockedTime, a ppolicy lock (openldap), nsAccountLock TRUE (389-ds); "" for none',
+    help: 'what marks an account disabled: userAccountControl bit 2 (active-directory), pwdAccountLockedTime, a ppolicy lock (openldap), nsAccountLock TRUE (389-ds); none to not read it (people locked or disabled there then keep their access here until they leave the directory); "" the preset\'s (update: unchanged)',
   },
   'expiry-attribute': {
     type: 'string',
@@ -177,7 +177,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     usernameAttribute: args.string('username-attribute'),
     nameAttributes: listed(args, 'name-attribute'),
     emailAttributes: listed(args, 'email-attribute'),
-    disabledAttribute: clearable(args, 'disabled-attribute'),
+    disabledAttribute: args.string('disabled-attribute'),
     expiryAttribute: args.string('expiry-attribute'),
     idAttribute: args.string('id-attribute'),
     passwordChangedAttribute: args.string('password-changed-attribute'),
@@ -204,7 +204,7 @@ export function describeDirectory(d: PresentedDirectory, syncIntervalSeconds?: n
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
     `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership}; nested groups ${d.nestedGroups ? 'followed' : 'not followed'})`,
-    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled flag ${d.attributes.disabled}` : ''}; account expiry ${d.attributes.expiry ?? 'not read'}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
+    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}; disabled flag ${d.attributes.disabled ?? 'not read'}; account expiry ${d.attributes.expiry ?? 'not read'}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,

@@ -157,8 +157,9 @@ const clearable = <S extends z.ZodType>(schema: S) =>
  * An attribute the preset has an answer for, as typed: empty or left out takes the preset's (an update
  * keeps the current one), `none` says the directory has no such attribute. For the entry id, people are
  * then matched by username, which a reused or copied username can fool; for the password change time, a
- * password changed in the directory no longer signs its person out here. A form's field left empty must
- * not turn either off.
+ * password changed in the directory no longer signs its person out here; for the disabled flag and the
+ * account expiry, people the directory locks, disables or ends keep their access here until they leave
+ * it. A form's field left empty must not turn any of them off.
  */
 const presetAttributeInput = z.preprocess((v) => {
   if (typeof v !== 'string') return v;
@@ -197,7 +198,7 @@ export const registrationSchema = z.object({
   usernameAttribute: optional(attributeSchema),
   nameAttributes: optional(z.array(attributeSchema).min(1)),
   emailAttributes: optional(z.array(attributeSchema).min(1)),
-  disabledAttribute: clearable(attributeSchema),
+  disabledAttribute: presetAttributeInput,
   expiryAttribute: presetAttributeInput,
   idAttribute: presetAttributeInput,
   passwordChangedAttribute: presetAttributeInput,

@@ -201,6 +201,16 @@ function changeOf(field: keyof Changes, before: Stored, after: Stored): SettingC
   return { field, label, before: inWords(before[field]), after: inWords(after[field]) };
 }
 
+/** What turning off an attribute that ends people's access means, said whenever an update does it. */
+const TURNED_OFF: Partial<Record<keyof Changes, string>> = {
+  disabledAttribute:
+    'The disabled flag is no longer read: people locked or disabled in the directory keep their access here until they leave the directory.',
+  expiryAttribute:
+    'The account expiry is no longer read: people whose account ended in the directory keep their access here until they leave the directory.',
+  passwordChangedAttribute:
+    'The password change time is no longer read: a password changed in the directory no longer signs its person out here.',
+};
+
 /**
  * What an update did, in a few sentences for the CLI and the console: each field changed from what to
  * what, the entry ids it forgot, and what a change of preset kept as an administrator had set it.
@@ -213,6 +223,10 @@ export function describeUpdate(updated: UpdatedDirectory): string[] {
       : `${c.label} ${c.before} → ${c.after}`,
   );
   const lines = [`Saved directory ${updated.name}. Changed: ${changes.join('; ')}.`];
+  for (const c of updated.changes) {
+    const meaning = TURNED_OFF[c.field];
+    if (meaning && c.after === 'none' && c.before !== 'none') lines.push(meaning);
+  }
   if (updated.entryIdsCleared !== undefined)
     lines.push(
       `Forgot the entry ids of ${counted(updated.entryIdsCleared, 'person', 'people')}: the next sync matches ` +

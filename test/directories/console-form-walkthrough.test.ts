@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, filledFormWithAction, mainText, submitFilled } from '../helpers/browser-agent.ts';
+import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
@@ -47,3 +48,49 @@ describe('StartTLS left to its default at registration', () => {
   });
 });
 
+describe('the disabled flag attribute left empty', () => {
+  it("means the same on the New and edit forms: the preset's, unchanged when editing", async () => {
+    await register(gateway, 'locks-read', ldap.url);
+    expect((await settingsOf('locks-read')).disabledAttribute).toBe('pwdAccountLockedTime');
+    const page = await open('locks-read');
+    expect(mainText(page)).not.toContain('empty: none');
+    expect(mainText(page)).toContain("Disabled flag attribute (empty: the preset's; when editing, unchanged)");
+    const saved = await save('locks-read', { disabledAttribute: '' });
+    expect(mainText(saved)).toContain('Directory locks-read already had these settings; nothing changed.');
+    expect((await settingsOf('locks-read')).disabledAttribute).toBe('pwdAccountLockedTime');
+  });
+
+  it('is turned off only by "none", which says that locked people keep their access', async () => {
+    await register(gateway, 'locks-off', ldap.url);
+    const saved = await save('locks-off', { disabledAttribute: 'none' });
+    expect(mainText(saved)).toContain('disabled flag attribute pwdAccountLockedTime → none');
+    expect(mainText(saved)).toContain(
+      'The disabled flag is no longer read: people locked or disabled in the directory keep their access here until they leave the directory.',
+    );
+    expect((await settingsOf('locks-off')).disabledAttribute).toBeNull();
+    // Shown as the choice it is, and kept when the form is saved again as it was.
+    expect((await open('locks-off')).html).toMatch(/id="disabledAttribute"[^>]*value="none"/);
+    expect(mainText(await save('locks-off', {}))).toContain('nothing changed');
+  });
+
+  it('is the same on the command line: "" keeps it, none turns it off saying what that means', async () => {
+    await register(gateway, 'locks-cli', ldap.url);
+    const kept = await runAtrium(gateway.db, ['directories', 'update', 'locks-cli', '--disabled-attribute', '']);
+    expect(kept.stdout).toContain('Directory locks-cli already had these settings; nothing changed.');
+    expect((await settingsOf('locks-cli')).disabledAttribute).toBe('pwdAccountLockedTime');
+    const off = await runAtrium(gateway.db, ['directories', 'update', 'locks-cli', '--expiry-attribute', 'pwdEndTime']);
+    expect(off.code).toBe(0);
+    const offAgain = await runAtrium(gateway.db, [
+      'directories',
+      'update',
+      'locks-cli',
+      '--disabled-attribute',
+      'none',
+      '--expiry-attribute',
+      'none',
+    ]);
+    expect(offAgain.stdout).toContain('people locked or disabled in the directory keep their access here');
+    expect(offAgain.stdout).toContain('people whose account ended in the directory keep their access here');
+    expect(await settingsOf('locks-cli')).toMatchObject({ disabledAttribute: null, expiryAttribute: null });
+  });
+});

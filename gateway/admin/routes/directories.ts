@@ -66,7 +66,8 @@ function inputOf(body: Body) {
     usernameAttribute: optional(body, 'usernameAttribute'),
     nameAttributes: list(body, 'nameAttributes').length > 0 ? list(body, 'nameAttributes') : undefined,
     emailAttributes: list(body, 'emailAttributes').length > 0 ? list(body, 'emailAttributes') : undefined,
-    disabledAttribute: clearable(body, 'disabledAttribute'),
+    // Empty: the preset's (an edit keeps the current one); "none" turns it off (schemas.ts).
+    disabledAttribute: optional(body, 'disabledAttribute'),
     expiryAttribute: optional(body, 'expiryAttribute'),
     idAttribute: optional(body, 'idAttribute'),
     passwordChangedAttribute: optional(body, 'passwordChangedAttribute'),
@@ -112,7 +113,7 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
     usernameAttribute: d.attributes.username,
     nameAttributes: d.attributes.name.join(', '),
     emailAttributes: d.attributes.email.join(', '),
-    disabledAttribute: d.attributes.disabled ?? '',
+    disabledAttribute: d.attributes.disabled ?? 'none',
     expiryAttribute: d.attributes.expiry ?? 'none',
     idAttribute: d.attributes.id ?? 'none',
     passwordChangedAttribute: d.attributes.passwordChanged ?? 'none',
@@ -312,9 +313,6 @@ export function directoryRoutes(kit: ConsoleKit, deps: DirectoryRouteDeps): Rout
       const directory = await registerDirectory(kit.context(req), deps.sealer, {
         name: text(body, 'name'),
         ...inputOf(body),
-        // Left empty on a new registration, the preset's (AD's userAccountControl), not "none": a field
-        // nobody touched must not switch off finding the people disabled in the directory.
-        disabledAttribute: optional(body, 'disabledAttribute'),
         bindPassword: text(body, 'bindPassword'),
       });
       setFlash(req, `Registered directory ${directory.name}. Test it, then sync it.`);
