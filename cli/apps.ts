@@ -3,10 +3,12 @@ import { getApp, listApps } from '../gateway/apps-registry/list-apps.ts';
 import type { PresentedApp } from '../gateway/apps-registry/present-app.ts';
 import { registerApp } from '../gateway/apps-registry/register-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-registry/rotate-secrets.ts';
+import { DEFAULT_GRACE_SECONDS, parseGrace } from '../gateway/apps-registry/grace.ts';
 import { callbackSecretSealer } from '../gateway/apps-registry/secrets.ts';
 import { changeAppStatus } from '../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../gateway/apps-registry/update-app.ts';
 import { showingControlCharacters } from '../core/control-characters.ts';
+import { utcText } from '../core/utc-text.ts';
 import { ROLES } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type OptionSpec } from './command.ts';
 import { withSession } from './session.ts';
@@ -285,23 +287,53 @@ export const appCommands: CommandGroup = {
   },
 
   'rotate-secret': {
-    summary: 'Gives an app a new client secret (or, with --callback, a new callback secret) and prints it once.',
+    summary:
+      'Gives an app a new client secret (or, with --callback, a new callback secret) and prints it once; the old one keeps working for --grace.',
     args: ['SLUG'],
     options: {
       callback: { type: 'boolean', help: 'rotate the secret that signs card clicks instead of the client secret' },
+      grace: {
+        type: 'string',
+        value: 'TIME',
+        help: 'how long the old secret keeps working beside the new one, e.g. 24h, 90m, 7d (default 24h); 0 ends it at once, as after a leak',
+      },
     },
     async run(args, io) {
+      const graceSeconds = graceOption(args);
       if (args.flag('callback')) {
         const result = await withSession(io, ({ ctx, config }) =>
-          rotateCallbackSecret(ctx, args.positionals[0]!, callbackSecretSealer(config.secretKey)),
+          rotateCallbackSecret(ctx, args.positionals[0]!, callbackSecretSealer(config.secretKey), { graceSeconds }),
         );
-        return { json: result, text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}` };
+        return {
+          json: result,
+          text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}\n${oldOneWorks('callback', result.previousSecretWorksUntil)}`,
+        };
       }
-      const result = await withSession(io, ({ ctx }) => rotateClientSecret(ctx, args.positionals[0]!));
+      const result = await withSession(io, ({ ctx }) =>
+        rotateClientSecret(ctx, args.positionals[0]!, { graceSeconds }),
+      );
       return {
         json: result,
-        text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}`,
+        text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}\n${oldOneWorks('client', result.previousSecretWorksUntil)}`,
       };
     },
   },
 };
+
+/** --grace as seconds (grace.ts), a day when not given. */
+function graceOption(args: Args): number {
+  const raw = args.string('grace');
+  if (raw === undefined) return DEFAULT_GRACE_SECONDS;
+  const seconds = parseGrace(raw);
+  if (seconds === undefined)
+    throw new UsageError(
+      `--grace expects a time such as 24h, 90m, 7d or 0 (at once), of at most 30d (got ${JSON.stringify(raw)})`,
+    );
+  return seconds;
+}
+
+/** Until when the replaced secret works, as the operator needs to plan the app's redeployment. */
+function oldOneWorks(which: 'client' | 'callback', until: string | null): string {
+  if (!until) return `The old ${which} secret stopped working at once.`;
+  return `The old ${which} secret keeps working until ${utcText(new Date(until))}; give the app the new one before then.`;
+}

@@ -10,6 +10,13 @@ export type AppForNode = {
   disabled: boolean;
   interactionCallbackUrl: string | null;
   callbackSecret: string | null;
+  /**
+   * The callback secret a rotation replaced, while its grace lasts, and when that ends (ISO 8601): until
+   * then the node signs each click with both (protocol/callback-signature.ts). Absent from a gateway of
+   * before graces, null outside one.
+   */
+  previousCallbackSecret?: string | null;
+  previousCallbackSecretUntil?: string | null;
 };
 
 /**

@@ -1,4 +1,10 @@
-import { CALLBACK_HEADERS, callbackSignature, sameSignature, type CardCallback } from './callback-signature.ts';
+import {
+  CALLBACK_HEADERS,
+  callbackSignature,
+  listedSignatures,
+  sameSignature,
+  type CardCallback,
+} from './callback-signature.ts';
 
 export type { CardCallback } from './callback-signature.ts';
 
@@ -34,13 +40,19 @@ export function memoryNonceStore(now: () => number = Date.now): NonceStore {
 }
 
 export type CallbackVerifierOptions = {
-  /** The app's callback secret (a function, so a rotated secret can be picked up). */
-  secret: string | (() => string);
+  /**
+   * The app's callback secret, or several: a click verifies when it is signed with any of them. While a
+   * rotation's grace lasts, give the new one and the previous one (`[next, previous]`), and switch when it
+   * suits; a function, so a rotated secret can be picked up without a restart.
+   */
+  secret: Secrets | (() => Secrets);
   /** How far the timestamp may be from this clock; 5 minutes unless told otherwise. */
   toleranceSeconds?: number;
   nonces?: NonceStore;
   now?: () => number;
 };
+
+type Secrets = string | readonly string[];
 
 type HeaderBag = Record<string, string | string[] | undefined> | Headers;
 
@@ -50,9 +62,19 @@ function header(headers: HeaderBag, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Whether any of the signatures is the one any of the secrets makes (each compared in constant time). */
+function signedWithAny(signatures: string[], secrets: readonly string[], timestamp: string, raw: string): boolean {
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = callbackSignature(secret, timestamp, raw);
+    for (const signature of signatures) if (sameSignature(signature, expected)) matched = true;
+  }
+  return matched;
+}
+
 /**
  * Verifies a card callback from an Atrium node before an app acts on it: the HMAC signature over the
- * timestamp and the raw body with the app's callback secret, a timestamp within the tolerance, and a
+ * timestamp and the raw body with the app's callback secret (or any of its secrets), a timestamp within the tolerance, and a
  * nonce not seen before (a replayed request is refused even with a valid signature).
  * Give it the raw body exactly as received: re-serialized JSON would not verify.
  */
@@ -60,14 +82,20 @@ export function createCallbackVerifier(options: CallbackVerifierOptions) {
   const tolerance = (options.toleranceSeconds ?? 300) * 1000;
   const now = options.now ?? Date.now;
   const nonces = options.nonces ?? memoryNonceStore(now);
-  const secretOf = typeof options.secret === 'function' ? options.secret : () => options.secret as string;
+  const secretsOf = (): readonly string[] => {
+    const secrets = typeof options.secret === 'function' ? options.secret() : options.secret;
+    return typeof secrets === 'string' ? [secrets] : secrets;
+  };
 
   return async function verifyCallback(request: { headers: HeaderBag; body: string | Buffer }): Promise<CardCallback> {
     const raw = typeof request.body === 'string' ? request.body : request.body.toString('utf8');
     const timestamp = header(request.headers, CALLBACK_HEADERS.timestamp);
-    const signature = header(request.headers, CALLBACK_HEADERS.signature);
-    if (!timestamp || !signature) throw new CallbackRejected('unsigned', 'The callback is not signed');
-    if (!sameSignature(signature, callbackSignature(secretOf(), timestamp, raw)))
+    // Every signature the node made (during a grace, with the new secret and the previous one), or the one
+    // a node of before sends.
+    const signed =
+      header(request.headers, CALLBACK_HEADERS.signatures) ?? header(request.headers, CALLBACK_HEADERS.signature);
+    if (!timestamp || !signed) throw new CallbackRejected('unsigned', 'The callback is not signed');
+    if (!signedWithAny(listedSignatures(signed), secretsOf(), timestamp, raw))
       throw new CallbackRejected('bad_signature', 'The callback signature does not verify');
     const at = Number(timestamp) * 1000;
     if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now() - at) > tolerance)

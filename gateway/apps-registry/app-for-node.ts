@@ -29,7 +29,29 @@ export async function appForNode(
     disabled: app.disabled,
     interactionCallbackUrl: app.interactionCallbackUrl,
     callbackSecret: app.callbackSecretSealed ? secrets.open(app.callbackSecretSealed) : null,
+    ...previousCallbackSecret(app, secrets),
   };
+}
+
+/**
+ * The callback secret a rotation replaced, while its grace lasts (rotate-secrets.ts). One that no longer
+ * opens (sealed under a gateway secret replaced since) is over: the nodes sign with the current one alone.
+ */
+function previousCallbackSecret(
+  app: App,
+  secrets: Sealer,
+): Pick<AppForNode, 'previousCallbackSecret' | 'previousCallbackSecretUntil'> {
+  const until = app.callbackSecretPreviousUntil;
+  if (!app.callbackSecretPreviousSealed || !until || until.getTime() <= Date.now())
+    return { previousCallbackSecret: null, previousCallbackSecretUntil: null };
+  try {
+    return {
+      previousCallbackSecret: secrets.open(app.callbackSecretPreviousSealed),
+      previousCallbackSecretUntil: until.toISOString(),
+    };
+  } catch {
+    return { previousCallbackSecret: null, previousCallbackSecretUntil: null };
+  }
 }
 
 /**

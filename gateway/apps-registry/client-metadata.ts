@@ -8,6 +8,9 @@ import { clientSecretSealerOf } from '../oidc/client-secrets.ts';
 export type ClientMetadata = {
   client_id: string;
   client_secret_sealed: string;
+  /** The secret a rotation replaced, sealed alike, and when it stops working (rotate-secrets.ts). */
+  client_secret_previous_sealed?: string;
+  client_secret_previous_until?: string;
   client_name: string;
   redirect_uris: string[];
   post_logout_redirect_uris: string[];

@@ -4,19 +4,35 @@ import type { GatewayContext } from '../context.ts';
 import { nodesTold, recordChangedApp } from '../oidc/ended-access.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
-import { loadClient, saveClient, sealedClientSecret } from './client-metadata.ts';
+import { loadClient, saveClient, sealedClientSecret, type ClientMetadata } from './client-metadata.ts';
+import { graceEnd, graceSecondsSchema } from './grace.ts';
 import { newSecret } from './secrets.ts';
 
 /**
- * A new client secret, shown once; the old one stops working at once, and so do the bot tokens issued with
- * it: the chat nodes are told to refuse the app's own tokens issued until now (an ended-access entry whose
- * subject is the client, as a bot token's `sub` is), before this returns where a gateway runs in this
- * process. People's tokens issued to the app were not issued with the secret alone and go on.
+ * How long the secret being replaced keeps working beside the new one, in seconds (grace.ts): 0, the
+ * default here, ends it at once, as after a leak; the CLI, the console and the admin API offer a day
+ * (DEFAULT_GRACE_SECONDS) unless told otherwise.
+ */
+export type RotateOptions = { graceSeconds?: number };
+
+/**
+ * A new client secret, shown once. With a grace, the old one goes on working beside it until the grace
+ * ends, for the token endpoint, introspection and revocation alike (gateway/oidc/previous-client-secret.ts),
+ * so the running app signs people in and gets bot tokens until it is redeployed with the new one; its bot
+ * tokens got with the old one last their own short life. A rotation within the grace of another ends the
+ * secret before that at once: only the one just replaced overlaps.
+ *
+ * Without a grace the old one stops working at once, and so do the bot tokens issued with it: the chat nodes
+ * are told to refuse the app's own tokens issued until now (an ended-access entry whose subject is the
+ * client, as a bot token's `sub` is), before this returns where a gateway runs in this process. People's
+ * tokens issued to the app were not issued with the secret alone and go on.
  */
 export async function rotateClientSecret(
   ctx: GatewayContext,
   slug: string,
-): Promise<{ slug: string; clientId: string; clientSecret: string }> {
+  options: RotateOptions = {},
+): Promise<{ slug: string; clientId: string; clientSecret: string; previousSecretWorksUntil: string | null }> {
+  const graceSeconds = graceSecondsSchema.parse(options.graceSeconds ?? 0);
   const rotated = await inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     // A first-party app's secret would sign anyone in silently: a campus administrator's to hand out.
@@ -24,38 +40,62 @@ export async function rotateClientSecret(
     const client = await loadClient(ctx, app.clientId);
     if (!client) throw new Error(`app ${app.slug} has no OIDC client`);
     const clientSecret = newSecret();
-    await saveClient(ctx, { ...client, client_secret_sealed: sealedClientSecret(ctx, clientSecret) });
-    await ctx.models.EndedAccess.create(
-      { kind: 'sub', subject: app.clientId, clientId: app.clientId, endedAt: new Date() },
-      { transaction: ctx.tx },
-    );
-    await audit(ctx, { action: 'app.rotate_client_secret', target: app.slug });
-    return { slug: app.slug, clientId: app.clientId, clientSecret };
+    const until = graceEnd(graceSeconds);
+    await saveClient(ctx, withNewSecret(client, sealedClientSecret(ctx, clientSecret), until));
+    if (!until) {
+      await ctx.models.EndedAccess.create(
+        { kind: 'sub', subject: app.clientId, clientId: app.clientId, endedAt: new Date() },
+        { transaction: ctx.tx },
+      );
+    }
+    const previousSecretWorksUntil = until?.toISOString() ?? null;
+    await audit(ctx, { action: 'app.rotate_client_secret', target: app.slug, details: { previousSecretWorksUntil } });
+    return { slug: app.slug, clientId: app.clientId, clientSecret, previousSecretWorksUntil };
   });
   await nodesTold(ctx);
   return rotated;
 }
 
+/** The client with its new secret, and the one it replaces kept (sealed as it was) until `until`, if given. */
+function withNewSecret(client: ClientMetadata, sealed: string, until: Date | null): ClientMetadata {
+  const { client_secret_previous_sealed: _previous, client_secret_previous_until: _until, ...rest } = client;
+  if (!until) return { ...rest, client_secret_sealed: sealed };
+  return {
+    ...rest,
+    client_secret_sealed: sealed,
+    client_secret_previous_sealed: client.client_secret_sealed,
+    client_secret_previous_until: until.toISOString(),
+  };
+}
+
 /**
- * A new secret for the app's interaction callbacks, shown once. The chat nodes are told to drop the old
- * one before this returns (a node the gateway cannot reach keeps it until its next fetch, or for
- * REGISTRY_TTL_SECONDS). A first-party app's is a campus administrator's too: whoever holds it can forge a
- * click to the app, and rotating it stops the app's real callbacks.
+ * A new secret for the app's interaction callbacks, shown once. The chat nodes are told of it before this
+ * returns (a node the gateway cannot reach keeps what it knew until its next fetch, or for
+ * REGISTRY_TTL_SECONDS). With a grace, the nodes sign each click with both the new and the old secret until
+ * it ends (protocol/callback-signature.ts), so the app verifies with either; without one, with the new one
+ * alone at once. A first-party app's is a campus administrator's too: whoever holds it can forge a click to
+ * the app, and rotating it without a grace stops the app's real callbacks.
  */
 export async function rotateCallbackSecret(
   ctx: GatewayContext,
   slug: string,
   secrets: Sealer,
-): Promise<{ slug: string; callbackSecret: string }> {
+  options: RotateOptions = {},
+): Promise<{ slug: string; callbackSecret: string; previousSecretWorksUntil: string | null }> {
+  const graceSeconds = graceSecondsSchema.parse(options.graceSeconds ?? 0);
   const rotated = await inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     assertMayBeFirstParty(ctx, app, app.firstParty);
     const callbackSecret = newSecret();
+    const until = app.callbackSecretSealed ? graceEnd(graceSeconds) : null;
+    app.callbackSecretPreviousSealed = until ? app.callbackSecretSealed : null;
+    app.callbackSecretPreviousUntil = until;
     app.callbackSecretSealed = secrets.seal(callbackSecret);
     await app.save({ transaction: ctx.tx });
     await recordChangedApp(ctx, app);
-    await audit(ctx, { action: 'app.rotate_callback_secret', target: app.slug });
-    return { slug: app.slug, callbackSecret };
+    const previousSecretWorksUntil = until?.toISOString() ?? null;
+    await audit(ctx, { action: 'app.rotate_callback_secret', target: app.slug, details: { previousSecretWorksUntil } });
+    return { slug: app.slug, callbackSecret, previousSecretWorksUntil };
   });
   await nodesTold(ctx);
   return rotated;

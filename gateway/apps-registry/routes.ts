@@ -13,10 +13,14 @@ import { clientForNode } from './client-for-node.ts';
 import { deleteApp } from './delete-app.ts';
 import { getApp, listApps } from './list-apps.ts';
 import { registerApp } from './register-app.ts';
+import { DEFAULT_GRACE_SECONDS, graceSecondsSchema } from './grace.ts';
 import { rotateCallbackSecret, rotateClientSecret } from './rotate-secrets.ts';
 import { setAppDisabled } from './set-app-disabled.ts';
 import { updateApp } from './update-app.ts';
 import { workbenchFor } from './visible-apps.ts';
+
+/** A rotation's body: how long the old secret keeps working, a day unless told (0: it ends at once). */
+const rotateSchema = z.strictObject({ graceSeconds: graceSecondsSchema.default(DEFAULT_GRACE_SECONDS) });
 
 export type RegistryRouteDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -64,11 +68,13 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
   admin.post('/apps/:slug/enable', async (req, res) => {
     res.json({ app: await setAppDisabled(ctx(req), String(req.params.slug), false) });
   });
-  admin.post('/apps/:slug/rotate-secret', async (req, res) => {
-    res.json(await rotateClientSecret(ctx(req), String(req.params.slug)));
+  admin.post('/apps/:slug/rotate-secret', json, async (req, res) => {
+    const options = parseInput(rotateSchema, req.body ?? {});
+    res.json(await rotateClientSecret(ctx(req), String(req.params.slug), options));
   });
-  admin.post('/apps/:slug/rotate-callback-secret', async (req, res) => {
-    res.json(await rotateCallbackSecret(ctx(req), String(req.params.slug), deps.secrets));
+  admin.post('/apps/:slug/rotate-callback-secret', json, async (req, res) => {
+    const options = parseInput(rotateSchema, req.body ?? {});
+    res.json(await rotateCallbackSecret(ctx(req), String(req.params.slug), deps.secrets, options));
   });
   admin.delete('/apps/:slug', async (req, res) => {
     await deleteApp(ctx(req), String(req.params.slug));

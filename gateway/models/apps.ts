@@ -26,6 +26,9 @@ export class App extends Model<InferAttributes<App>, InferCreationAttributes<App
   declare disabled: CreationOptional<boolean>;
   declare ownerUnit: string | null;
   declare callbackSecretSealed: string | null;
+  /** The callback secret a rotation replaced, while nodes still sign with it too (rotate-secrets.ts). */
+  declare callbackSecretPreviousSealed: CreationOptional<string | null>;
+  declare callbackSecretPreviousUntil: CreationOptional<Date | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -55,6 +58,8 @@ export function defineAppModels(sequelize: Sequelize): AppModels {
       disabled: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       ownerUnit: { type: DataTypes.STRING(255), allowNull: true },
       callbackSecretSealed: { type: DataTypes.TEXT, allowNull: true },
+      callbackSecretPreviousSealed: { type: DataTypes.TEXT, allowNull: true },
+      callbackSecretPreviousUntil: { type: DataTypes.DATE, allowNull: true },
       ...timestamps,
     },
     tableOptions(sequelize, 'apps'),

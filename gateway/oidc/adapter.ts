@@ -4,6 +4,7 @@ import type { GatewayModels } from '../models/index.ts';
 import { moveReadVersion } from '../shared-reads.ts';
 import { clientSecretSealerOf, openClientSecret, sealClientSecret } from './client-secrets.ts';
 import { createReadAhead, READ_WITH_GRANT } from './read-ahead.ts';
+import { sweepPreviousSecrets } from '../apps-registry/sweep-previous-secrets.ts';
 import { sweepSessionDevices } from './session-devices.ts';
 import { oidcStatementsFor, type OidcStatements } from './statements.ts';
 import { decodeRow, type StoredRow } from './stored-row.ts';
@@ -198,11 +199,13 @@ async function refuseSecondUse(statements: OidcStatements, model: string, id: st
 const withoutExpiry = (payload: AdapterPayload) => JSON.stringify({ ...payload, exp: undefined });
 
 /**
- * Deletes expired rows, then what was noted of the sessions gone (session-devices.ts); run periodically so
- * neither table grows without bound. Returns how many OIDC rows went.
+ * Deletes expired rows, then what was noted of the sessions gone (session-devices.ts), and the rotated
+ * secrets whose grace is over (sweep-previous-secrets.ts); run periodically so nothing grows without bound,
+ * nor is a replaced secret kept longer than it works. Returns how many OIDC rows went.
  */
 export async function sweepExpiredPayloads(models: GatewayModels): Promise<number> {
   const swept = await models.OidcPayload.destroy({ where: { expiresAt: { [Op.lt]: new Date() } } });
   await sweepSessionDevices(models);
+  await sweepPreviousSecrets(models);
   return swept;
 }

@@ -1,6 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import { boundSecretKey } from '../../core/bound-secret.ts';
 import { createSealer, type Sealer } from '../../core/seal.ts';
+import { stillInGrace } from '../apps-registry/grace.ts';
 
 /**
  * OIDC clients' secrets (every app's, the console's, the portal's) are sealed at rest: a Client row of the
@@ -31,10 +32,41 @@ export function sealClientSecret(client: Payload, sealer: Sealer): Payload {
  * version before sealing) is not honoured: the provider then refuses the client, and fails closed.
  */
 export function openClientSecret(stored: Payload, sealer: Sealer): Payload {
-  const { client_secret: plain, client_secret_sealed: sealed, ...rest } = stored;
-  if (typeof sealed === 'string') return { ...rest, client_secret: sealer.open(sealed) };
+  const {
+    client_secret: plain,
+    client_secret_sealed: sealed,
+    client_secret_previous_sealed: previousSealed,
+    client_secret_previous_until: previousUntil,
+    ...rest
+  } = stored;
+  if (typeof sealed === 'string') {
+    const opened = { ...rest, client_secret: sealer.open(sealed) };
+    const previous = openPrevious(previousSealed, previousUntil, sealer);
+    return previous ? { ...opened, [PREVIOUS_SECRET]: previous } : opened;
+  }
   return typeof plain === 'string' ? { ...rest, [IN_THE_CLEAR]: true } : rest;
 }
+
+/** The secret a rotation replaced, while its grace lasts (gateway/apps-registry/rotate-secrets.ts). */
+export type PreviousSecret = { secret: string; until: string };
+
+/**
+ * The secret a rotation replaced, kept sealed beside the current one (`client_secret_previous_sealed`, under
+ * the same key) with the end of its grace. It is never what the provider is handed as the client's secret
+ * but where the request presents it (previous-client-secret.ts). One that cannot be opened (sealed under a
+ * gateway secret since replaced) is simply over: the app has the new one to use.
+ */
+function openPrevious(sealed: unknown, until: unknown, sealer: Sealer): PreviousSecret | undefined {
+  if (typeof sealed !== 'string' || !stillInGrace(until)) return undefined;
+  try {
+    return { secret: sealer.open(sealed), until };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Marks a client whose rotated secret is still in its grace (openClientSecret): the PreviousSecret. */
+export const PREVIOUS_SECRET = Symbol('client secret replaced, in its grace');
 
 /**
  * Marks a client whose secret was stored in the clear and so not honoured (openClientSecret): the gateway

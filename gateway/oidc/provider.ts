@@ -21,6 +21,7 @@ import { PersonNotServedError, servesPerson } from './person-served.ts';
 import { createAdapterClass } from './adapter.ts';
 import { IN_THE_CLEAR } from './client-secrets.ts';
 import { refuseTurnedOffClient } from './turned-off-client.ts';
+import { clientAsPresented, notePreviousSecretUsed } from './previous-client-secret.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
@@ -454,14 +455,19 @@ function registryAwareAdapter(deps: ProviderDeps) {
     override async find(id: string) {
       if (this.model !== 'Client') return super.find(id);
       const ctx = requestContext(deps);
-      const found = await remember(ctx, `client:${id}`, () => super.find(id));
-      if (!found) return undefined;
+      const stored = await remember(ctx, `client:${id}`, () => super.find(id));
+      if (!stored) return undefined;
+      // A rotated secret still in its grace works where it is presented (previous-client-secret.ts).
+      const presented = clientAsPresented(Provider.ctx, id, stored as Record<string | symbol, unknown>);
+      const found = presented.client as typeof stored;
+      const previousUntil = presented.previousUntil;
       if (!(await clientUsable(ctx, id))) {
         // The app itself, with its right secret, is told why (turned-off-client.ts); anyone else finds nothing.
         refuseTurnedOffClient(Provider.ctx, id, found);
         return undefined;
       }
       if ((found as Record<symbol, unknown>)[IN_THE_CLEAR]) clearSecretSeen(deps.logger, id);
+      if (previousUntil) await notePreviousSecretUsed(ctx, deps.logger, id, previousUntil);
       // The provider may add to what it is handed; what is kept stays as read.
       return withAllowedScopes(structuredClone(found), SCOPES);
     }

@@ -12,7 +12,7 @@ export class ClientTurnedOffError extends errors.InvalidClientAuth {
 }
 
 /** The secret a token-endpoint request presents for `clientId` (Basic header or client_secret), if any. */
-function presentedSecret(ctx: KoaContextWithOIDC, clientId: string): string | undefined {
+export function presentedSecret(ctx: KoaContextWithOIDC, clientId: string): string | undefined {
   const body = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
   if (typeof body.client_secret === 'string') return body.client_id === clientId ? body.client_secret : undefined;
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(ctx.headers.authorization ?? '');
@@ -31,6 +31,9 @@ function presentedSecret(ctx: KoaContextWithOIDC, clientId: string): string | un
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** Whether two secrets are the same, in a time that tells nothing of where they differ (nor of their lengths). */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
+
 /**
  * Throws ClientTurnedOffError when the request being served (`ctx`) authenticates as `clientId` with its
  * real secret (`client`, as the store opened it); otherwise returns, and the client is simply not found.
@@ -43,5 +46,5 @@ export function refuseTurnedOffClient(
   if (!ctx || typeof client.client_secret !== 'string') return;
   const presented = presentedSecret(ctx, clientId);
   if (presented === undefined) return;
-  if (timingSafeEqual(digest(presented), digest(client.client_secret))) throw new ClientTurnedOffError();
+  if (sameSecret(presented, client.client_secret)) throw new ClientTurnedOffError();
 }

@@ -115,6 +115,15 @@ function readAnswer(parsed: unknown, app: AppInfo, logger: Logger): CallbackAnsw
 }
 
 /**
+ * The secrets a click is signed with: the app's callback secret, and while a rotation's grace lasts the one
+ * it replaced (the gateway says until when; the node checks it at each click, since it keeps what it read).
+ */
+function callbackSecretsOf(app: AppInfo, current: string): string[] {
+  const until = app.previousCallbackSecretUntil ? Date.parse(app.previousCallbackSecretUntil) : Number.NaN;
+  return app.previousCallbackSecret && until > Date.now() ? [current, app.previousCallbackSecret] : [current];
+}
+
+/**
  * POSTs a signed card click to the app's interaction callback URL and reads its answer: nothing (204, or
  * an empty object), a new card, and/or a short toast for the person who clicked. Anything else the app
  * does (an error status, a timeout, a bad card) fails the click, and the person is told (a timeout, or a
@@ -128,7 +137,7 @@ export async function sendCardCallback(
 ): Promise<CallbackAnswer> {
   if (!app.interactionCallbackUrl || !app.callbackSecret)
     throw new AppError('no_callback', 409, `${app.name} takes no card actions (it has no callback URL)`);
-  const { body, headers } = signCallback(app.callbackSecret, event);
+  const { body, headers } = signCallback(callbackSecretsOf(app, app.callbackSecret), event);
   let response: Response;
   try {
     response = await fetchAppUrl(

@@ -442,7 +442,7 @@ describe("the admin console's Apps pages", () => {
     );
     expect(untickedRotate.html).toMatch(/id="rotate-understood"[^>]* aria-invalid="true" autofocus>/);
     expect(mainText(untickedRotate)).toContain(
-      'I understand: the current client secret ends now, and Leave <Requests> stops working until it has the new one.',
+      'I understand: Leave <Requests> stops working when the old client secret ends, unless it has the new one by then.',
     );
     const callbackForm = filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-callback-secret');
     const callbackBefore = (await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!

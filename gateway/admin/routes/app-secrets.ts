@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Sealer } from '../../../core/seal.ts';
+import { DEFAULT_GRACE_SECONDS } from '../../apps-registry/grace.ts';
 import { getApp } from '../../apps-registry/list-apps.ts';
 import type { PresentedApp } from '../../apps-registry/present-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
@@ -18,6 +19,8 @@ const shownSchema = z.object({
   callbackSecret: z.string().optional(),
   /** A new app's slug made from its name was taken: the one wanted, and why (register-app.ts). */
   slugTaken: z.object({ slug: z.string(), reason: z.string() }).optional(),
+  /** Until when the secret just replaced keeps working (ISO 8601); null when it stopped at once. */
+  previousUntil: z.string().nullable().optional(),
 });
 type Shown = z.infer<typeof shownSchema>;
 
@@ -59,8 +62,8 @@ export type Unticked = { disable?: string; rotate?: string; rotateCallback?: str
 type RefuseUnticked = (req: Request, res: Response, app: PresentedApp, unticked: Unticked) => Promise<void>;
 
 /**
- * A new secret ends the old one at once, and with it the live app until it is given the new one: so only
- * with the box beside the button ticked. The app is read first, so an unknown one is "not found" either way.
+ * A new secret ends the old one, at once or after a grace, and with it the live app unless it is given the
+ * new one by then: so only with the box beside the button ticked. The app is read first, so an unknown one is "not found" either way.
  */
 async function understood(
   req: Request,
@@ -77,26 +80,49 @@ async function understood(
   return null;
 }
 
+/**
+ * Which of the two ways of a rotation was chosen: the old secret keeps working for a day beside the new one
+ * (what a planned rotation wants, and what a form without the choice gets), or stops at once (a leak).
+ */
+function graceChosen(req: Request): number {
+  return text(bodyOf(req), 'when') === 'now' ? 0 : DEFAULT_GRACE_SECONDS;
+}
+
 /** The two "new secret" buttons of an app's page, and the page that shows what they (or registering) made. */
 export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSealers, refuse: RefuseUnticked): void {
   router.get('/apps/:slug/secrets', async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
     const shown = takeShown(req, sealers.shownSecrets, app.slug);
     const title = heading(shown?.kind ?? null, app.name);
-    kit.render(req, res, 'app-secrets', { title, section: 'apps', heading: title, app, shown });
+    const previousUntil = shown?.previousUntil ?? null;
+    const endedAtOnce = (shown?.kind === 'client' || shown?.kind === 'callback') && !previousUntil;
+    kit.render(req, res, 'app-secrets', {
+      title,
+      section: 'apps',
+      heading: title,
+      app,
+      shown,
+      previousUntil,
+      endedAtOnce,
+    });
   });
 
   router.post('/apps/:slug/rotate-secret', formBody, kit.csrf.check, async (req, res) => {
     const app = await understood(req, res, kit, 'rotate', refuse);
     if (app === null) return;
-    const { slug, clientSecret } = await rotateClientSecret(kit.context(req), app);
-    showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'client', clientSecret });
+    const options = { graceSeconds: graceChosen(req) };
+    const { slug, clientSecret, previousSecretWorksUntil } = await rotateClientSecret(kit.context(req), app, options);
+    const shown = { kind: 'client', clientSecret, previousUntil: previousSecretWorksUntil } as const;
+    showSecretsOnce(req, res, sealers.shownSecrets, slug, shown);
   });
 
   router.post('/apps/:slug/rotate-callback-secret', formBody, kit.csrf.check, async (req, res) => {
     const app = await understood(req, res, kit, 'rotateCallback', refuse);
     if (app === null) return;
-    const { slug, callbackSecret } = await rotateCallbackSecret(kit.context(req), app, sealers.callbackSecrets);
-    showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'callback', callbackSecret });
+    const options = { graceSeconds: graceChosen(req) };
+    const rotated = await rotateCallbackSecret(kit.context(req), app, sealers.callbackSecrets, options);
+    const { slug, callbackSecret, previousSecretWorksUntil } = rotated;
+    const shown = { kind: 'callback', callbackSecret, previousUntil: previousSecretWorksUntil } as const;
+    showSecretsOnce(req, res, sealers.shownSecrets, slug, shown);
   });
 }
