@@ -88,7 +88,9 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
     conversationId = (await openDirect(ctx, data.to, 'to')).conversation.id;
   } else {
     conversationId = data.conversationId!;
-    const { conversation } = await requireMember(ctx, conversationId);
+    const { conversation } = await requireMember(ctx, conversationId).catch((error: unknown) => {
+      throw error instanceof NotFoundError ? unknownHere(ctx.domain, bot.address) : error;
+    });
     if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
     await assertBotMayWriteIn(ctx, bot, app, conversation, 'conversationId');
   }
@@ -140,4 +142,15 @@ async function updateCardAsBot(
   await assertBotMayWriteIn(ctx, bot, app, conversation, 'messageId');
   if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
   return appendCardUpdate(ctx, target, card, clientMsgId);
+}
+
+/**
+ * A conversation this node does not hold: most likely a group of another college, whose node hosts it and
+ * knows this app's bot there by another address. Said so, since a bot holds one token per node.
+ */
+function unknownHere(domain: string, bot: string): NotFoundError {
+  const slug = bot.split('@')[0];
+  return new NotFoundError(
+    `No such conversation on this node (${domain}). A group of another college is on its own node: post there as ${slug}@<that domain>, with a token for that node (GET /api/v1/conversations on a node lists the groups its bot is in)`,
+  );
 }

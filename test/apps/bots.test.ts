@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,13 @@ describe('a bot', () => {
     await expect(bot.sendText({ to: 'bob@arts.campus.test' }, 'hi')).rejects.toMatchObject({
       code: 'invalid_input',
       fields: { to: expect.stringContaining('eng.campus.test') },
+    });
+    // A group this node does not hold (another college's, say): where to post instead.
+    await expect(bot.sendText({ conversationId: randomUUID() }, 'hi')).rejects.toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining(
+        'No such conversation on this node (eng.campus.test). A group of another college is on its own node: post there as helpdesk@<that domain>',
+      ),
     });
     const bad = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, {
       method: 'POST',
