@@ -154,6 +154,17 @@ function factorsReset(details: Details): string {
   return `Second factor reset: ${removed.join(', ') || 'nothing left'} removed; ${ended}`;
 }
 
+/**
+ * Which sync of their directory did it: the history's "by" names whoever started a sync by hand, who did
+ * not disable the person; their directory did.
+ */
+const atSync = (details: Details) =>
+  details.sync === 'scheduled'
+    ? ', at a scheduled sync'
+    : details.sync === 'started by an administrator'
+      ? `, at a sync an administrator started`
+      : '';
+
 /** Each action a person's history shows, with its words; any other action is not part of it. */
 export const HISTORY_WORDS: Record<string, Words> = {
   login: signIn,
@@ -183,8 +194,8 @@ export const HISTORY_WORDS: Record<string, Words> = {
     outcome === 'failure' ? 'Confirming it was them failed' : 'Confirmed it was them, for a sensitive change',
   'user.create': (d, _o, shown) => `Account created in ${unitList(paths(d.units), shown)}`,
   'user.update': edited,
-  'user.disable': () => `Disabled by their directory (${ended})`,
-  'user.enable': () => 'Enabled again by their directory',
+  'user.disable': (d) => `Disabled by their directory${atSync(d)} (${ended})`,
+  'user.enable': (d) => `Enabled again by their directory${atSync(d)}`,
   'user.sign_out_everywhere': (d) =>
     d.own
       ? 'Signed themselves out everywhere'

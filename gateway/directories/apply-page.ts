@@ -648,7 +648,7 @@ export async function disableForDirectory(
   await audit(ctx, {
     action: 'user.disable',
     target: user.username,
-    details: { directory: directory.name, reason, endedArtefacts: artefacts },
+    details: { directory: directory.name, reason, endedArtefacts: artefacts, ...syncOf(ctx) },
   });
 }
 
@@ -665,6 +665,19 @@ async function enableForDirectory(
   await audit(ctx, {
     action: 'user.enable',
     target: user.username,
-    details: { directory: directory.name, reason: 'back in the directory' },
+    details: { directory: directory.name, reason: 'back in the directory', ...syncOf(ctx) },
   });
+}
+
+/**
+ * Which sync found what the directory said, for a person's history: the event's actor is whoever started
+ * it, so an administrator's Sync now must not read as if they had disabled the person. Nothing for what a
+ * sign-in found (its reason says so).
+ */
+function syncOf(ctx: GatewayContext): { sync?: 'scheduled' | 'started by an administrator' } {
+  const { actor } = ctx;
+  if (actor.kind === 'anonymous') return {};
+  if (actor.kind === 'operator' && actor.name === 'directory-schedule') return { sync: 'scheduled' };
+  if (actor.kind === 'operator' && actor.name.startsWith('directory-')) return {};
+  return { sync: 'started by an administrator' };
 }
