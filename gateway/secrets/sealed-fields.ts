@@ -44,11 +44,28 @@ export function gatewaySealedFields(models: GatewayModels, secretKey: string): S
       inside: jsonField('client_secret_sealed'),
     },
     {
+      // The secret a rotation replaced, working beside the new one until its grace ends.
+      kind: 'client-secrets-previous',
+      sealer: createSealer(secretKey, 'client-secrets'),
+      model: asStatic(models.OidcPayload),
+      key: 'id',
+      column: 'payload',
+      where: { model: 'Client' },
+      inside: jsonField('client_secret_previous_sealed'),
+    },
+    {
       kind: 'app-callback-secrets',
       sealer: callbackSecretSealer(secretKey),
       model: asStatic(models.App),
       key: 'id',
       column: 'callbackSecretSealed',
+    },
+    {
+      kind: 'app-callback-secrets-previous',
+      sealer: callbackSecretSealer(secretKey),
+      model: asStatic(models.App),
+      key: 'id',
+      column: 'callbackSecretPreviousSealed',
     },
     {
       kind: 'totp-secrets',

@@ -1,3 +1,4 @@
+import { rotateCallbackSecret, rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Request } from 'express';
 import * as client from 'openid-client';
@@ -80,9 +81,18 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
       ['signing-keys', (await SigningKey.findAll()).map((k) => k.privateJwkSealed)],
       [
         'client-secrets',
-        clients.map((c) => (JSON.parse(c.payload) as { client_secret_sealed: string }).client_secret_sealed),
+        clients.flatMap((c) => {
+          const payload = JSON.parse(c.payload) as {
+            client_secret_sealed: string;
+            client_secret_previous_sealed?: string;
+          };
+          return [payload.client_secret_sealed, payload.client_secret_previous_sealed ?? null];
+        }),
       ],
-      ['app-callback-secrets', (await App.findAll()).map((a) => a.callbackSecretSealed)],
+      [
+        'app-callback-secrets',
+        (await App.findAll()).flatMap((a) => [a.callbackSecretSealed, a.callbackSecretPreviousSealed]),
+      ],
       ['totp-secrets', (await TotpFactor.findAll()).flatMap((f) => [f.secret, f.replacementSecret])],
       ['directory-bind-passwords', (await Directory.findAll()).map((d) => d.bindPasswordSealed)],
     ];
@@ -104,6 +114,11 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
       interactionCallbackUrl: 'https://rooms.campus.test/callback',
     };
     app = await registerApp({ ...ctx, actor: operator('test') }, input, callbackSecretSealer(A));
+    // Both its secrets were rotated yesterday, say: the previous ones work beside the new for a day.
+    const rotating = { ...ctx, actor: operator('test') };
+    const day = { graceSeconds: 86_400 };
+    app = { ...app, clientSecret: (await rotateClientSecret(rotating, app.slug, day)).clientSecret };
+    await rotateCallbackSecret(rotating, app.slug, callbackSecretSealer(A), day);
     const dave = (await gateway.models.User.findOne({ where: { username: 'dave' } }))!;
     const other = (await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!;
     const seal = (key: string) => createSealer(key, 'totp-secrets').seal(totp.base32);
@@ -152,6 +167,8 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
     const env = { ATRIUM_SECRET_KEY: B, ATRIUM_SECRET_KEY_PREVIOUS: A, ATRIUM_COOKIE_KEYS: cookieKeys };
     expect((await notSealedWithB()).sort()).toEqual([
       'app-callback-secrets',
+      'app-callback-secrets',
+      'client-secrets',
       'client-secrets',
       'directory-bind-passwords',
       'signing-keys',
@@ -169,7 +186,9 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
       'signing-keys': 1,
       // The app's; the console's and portal's own were sealed afresh at the start with the new secret.
       'client-secrets': 1,
+      'client-secrets-previous': 1,
       'app-callback-secrets': 1,
+      'app-callback-secrets-previous': 1,
       'totp-secrets': 1,
       'totp-replacement-secrets': 1,
       'directory-bind-passwords': 1,
