@@ -10,7 +10,7 @@ import { describeRemoval, removeDirectory } from '../gateway/directories/remove-
 import { notSyncedYet } from '../gateway/directories/schedule-words.ts';
 import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
-import { namedPeople, summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
+import { namedPeople, summarize, unservedNote, type SyncReport } from '../gateway/directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../gateway/directories/test-directory.ts';
 import { describeUpdate, updateDirectory } from '../gateway/directories/update-directory.ts';
 import { ROLES } from '../gateway/models/index.ts';
@@ -232,6 +232,8 @@ function reportDetails(report: SyncReport): string[] {
   const named = report.dryRun ? wouldNames(report) : [...namedPeople(report), ...wouldNames(report)];
   for (const { label, names } of named) lines.push(`${label}: ${names}`);
   for (const note of report.groupNotes ?? []) lines.push(`Gave no role: ${note}`);
+  const unserved = unservedNote(report);
+  if (unserved) lines.push(unserved);
   return lines;
 }
 

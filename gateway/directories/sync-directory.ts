@@ -20,6 +20,7 @@ import { attributesToRead, type GroupsOf } from './read-entry.ts';
 import { readRoleGroups, RoleGroupUnreadableError } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
+import { unservedUnits } from './unserved-units.ts';
 import { keptAsLastAdministrator } from './keep-last-administrator.ts';
 import { MassChangeError, type MassChange } from './mass-change.ts';
 import { newPlan, planEnd, planPage } from './plan-sync.ts';
@@ -142,6 +143,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
     const sync = await newSyncRun(ctx, { ...run, report });
     await readAll(pass, sync, 'reading', (entries) => applyPage(ctx, sync, entries));
     await disableAfterRead(ctx, sync, deps, lease.renew, pass.total);
+    report.unservedUnits = await unservedUnits(ctx, directory);
   } catch (error) {
     report.outcome = 'failure';
     report.error = describeFailure(error);

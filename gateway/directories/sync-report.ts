@@ -68,6 +68,11 @@ export type SyncReport = {
    * still open the admin console (keep-last-administrator.ts). Absent from reports written before it was kept.
    */
   keptAdministrators?: KeptAdministrator[];
+  /**
+   * Units of the directory's active people that no chat domain serves, with how many people each
+   * (unserved-units.ts): they have no chat. Absent from reports written before it was counted.
+   */
+  unservedUnits?: { unit: string; people: number }[];
   /** A dry run's report (plan-sync.ts): what a sync would do; nothing was written. */
   dryRun?: boolean;
   /** Active people a dry run would give another primary unit (`ana (campus/arts → campus)`). */
@@ -248,3 +253,21 @@ function unreadExpiriesSentence(report: SyncReport): string {
 
 const groupsThatGaveNoRole = (n: number) =>
   `${counted(n, 'group', 'groups')} gave no role through ${n === 1 ? 'it' : 'them'}`;
+
+/**
+ * What a report says of the units no chat domain serves (unserved-units.ts), under its summary in the CLI
+ * and the console alike: which units, and where to fix it. `--unit`
+ * replaces the units a domain serves, so the command must give the ones it serves already too.
+ */
+export function unservedNote(report: SyncReport): string | null {
+  const units = report.unservedUnits ?? [];
+  if (units.length === 0) return null;
+  const people = units.reduce((n, u) => n + u.people, 0);
+  const listed = units.map((u) => `${u.unit} (${u.people})`).join(', ');
+  return (
+    `No chat domain serves ${counted(people, 'person', 'people')} from this directory, in ${listed}: they see ` +
+    '"Chat is not set up for your account yet". Add each unit to the domain that should serve it, under Domains ' +
+    'in the console, or with atrium domains update DOMAIN --unit PATH, giving every unit the domain serves ' +
+    'already too (--unit replaces its list; atrium domains list shows it).'
+  );
+}

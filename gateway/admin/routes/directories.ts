@@ -14,7 +14,7 @@ import { notSyncedYet } from '../../directories/schedule-words.ts';
 import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
 import { stoppedByLimit, stoppedInConsole, summarizeDryRun, wouldNames } from '../../directories/mass-change.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
-import { counted, namedPeople, summarize, type SyncReport } from '../../directories/sync-report.ts';
+import { counted, namedPeople, summarize, unservedNote, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
 import { describeUpdate, SETTING_LABELS, updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
@@ -163,6 +163,7 @@ export function reportView(report: SyncReport | null) {
     more: report.refused - report.names.refused.length,
     attention: needsAttention(report),
     stopped: stoppedByLimit(report),
+    unserved: unservedNote(report),
   };
 }
 
