@@ -390,16 +390,19 @@ describe("a bot's pace", () => {
   it('makes the SDK wait as the node says and try once more, or say how long to wait', async () => {
     const NOTICES = 'term-notices@eng.campus.test';
     const impatient = new AtriumBot({ nodeUrl: eng.localUrl, token: () => noticesToken, maxRateLimitWaitMs: 0 });
-    const refusal = await impatient.sendText({ to: ALICE }, 'Library closes early').then(
-      () => undefined,
-      (error: unknown) => error as { code: string; retryAfterMs: number },
-    );
+    // The minute the test above used up may have ended on a slow machine: used up again if so (to Dave).
+    let refusal: { code: string; retryAfterMs: number } | undefined;
+    for (let i = 0; i <= 50 && !refusal; i += 1)
+      refusal = await impatient.sendText({ to: DAVE }, `Filler ${i}`).then(
+        () => undefined,
+        (error: unknown) => error as { code: string; retryAfterMs: number },
+      );
     expect(refusal).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
     expect(refusal!.retryAfterMs).toBeGreaterThanOrEqual(1_000);
     expect(refusal!.retryAfterMs).toBeLessThanOrEqual(60_000);
 
-    // The node's minute moved on to its last second: the bot is told to wait 1 s, waits, and is let through.
-    eng.clock.advance(refusal!.retryAfterMs - 1_000);
+    // The node's minute moved on to its last seconds: the bot is told to wait, waits, and is let through.
+    eng.clock.advance(Math.max(0, refusal!.retryAfterMs - 3_000));
     try {
       const statuses: number[] = [];
       const patient = new AtriumBot({
