@@ -12,6 +12,7 @@ import type { LoginPolicy } from '../accounts/authenticate.ts';
 import { passwordVerifications } from '../accounts/passwords.ts';
 import { adminConsole } from '../admin/console.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
+import { nodesRoutes } from '../apps-registry/nodes-routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
@@ -97,6 +98,7 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.use(federationRoutes((req) => context(req)));
   app.use(endedAccessRoutes((req) => context(req), deps.keepSeconds));
   app.use(appRegistryRoutes({ context, provider, secrets: callbackSecretSealer(config.secretKey) }));
+  app.use(nodesRoutes(deps));
   const totp = totpDeps(config.secretKey, issuer, config.campusName);
   app.use(
     recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models), provider, secure }),

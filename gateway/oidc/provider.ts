@@ -58,7 +58,7 @@ export const CLAIMS = {
   openid: ['sub', 'acr', 'amr'],
   profile: ['name', 'preferred_username', 'updated_at'],
   email: ['email', 'email_verified'],
-  atrium: ['roles', 'org_units', 'im_home_domain', 'im_domains'],
+  atrium: ['roles', 'org_units', 'im_home_domain', 'im_home_node', 'im_domains', 'im_nodes'],
 };
 
 /** The OpenID scopes; a domain node's `im` is a resource server's (node-scope.ts). */
@@ -341,7 +341,10 @@ async function resourceServerInfo(
 async function reachableNode(deps: ProviderDeps, ctx: KoaContextWithOIDC, indicator: string, clientId: string) {
   const system = requestContext(deps, ctx);
   const domain = await findDomainByUrl(system, indicator);
-  if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
+  if (!domain)
+    throw new errors.InvalidTarget(
+      `${indicator} is not a registered domain node: see GET /api/v1/nodes or the im_home_node claim`,
+    );
   // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
   const asBot = ctx.oidc.params?.grant_type === 'client_credentials';
   if (asBot && !(await botClaims(deps.models, clientId))) {

@@ -57,9 +57,12 @@ describe('the gateway as an OpenID provider', () => {
     expect(claims.org_units).toEqual(['campus/eng/cs']);
     expect(claims.im_home_domain).toBe('eng.campus.test');
     expect(claims.im_domains).toEqual(['eng.campus.test']);
+    // The node to name as resource for a token there, and to give the SDK: no list of the app's own needed.
+    expect(claims.im_home_node).toBe(ENG_NODE);
     const info = await client.fetchUserInfo(rp, tokens.access_token, claims.sub);
     expect(info.name).toBe('Alice Chen');
     expect(info.org_units).toEqual(['campus/eng/cs']);
+    expect(info.im_home_node).toBe(ENG_NODE);
   });
 
   it('gives a member of two colleges both IM domains, the primary unit being home', async () => {
@@ -67,6 +70,8 @@ describe('the gateway as an OpenID provider', () => {
     const claims = tokens.claims()!;
     expect(claims.im_home_domain).toBe('arts.campus.test');
     expect(claims.im_domains).toEqual(['arts.campus.test', 'eng.campus.test']);
+    expect(claims.im_home_node).toBe(ARTS_NODE);
+    expect(claims.im_nodes).toEqual({ 'arts.campus.test': ARTS_NODE, 'eng.campus.test': ENG_NODE });
   });
 
   it('rotates refresh tokens and rejects a used one', async () => {
@@ -175,7 +180,8 @@ describe('the gateway as an OpenID provider', () => {
       client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: 'http://evil.test' }),
     ).rejects.toMatchObject({
       error: 'invalid_target',
-      error_description: 'http://evil.test is not a registered domain node',
+      error_description:
+        'http://evil.test is not a registered domain node: see GET /api/v1/nodes or the im_home_node claim',
     });
   });
 
