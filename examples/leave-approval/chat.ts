@@ -12,19 +12,63 @@ export interface Chat {
   updateCard(to: string, messageId: string, card: Card): Promise<void>;
 }
 
+/** Where the gateway lists the chat nodes this app's bot may be given tokens for. */
+const NODES_PATH = '/api/v1/nodes';
+// A domain missing from the list is asked again after this long, not on every card: nodes change seldom.
+const NODES_FRESH_MS = 60_000;
+
+/**
+ * Each chat domain's node URL, as the gateway tells the app (`GET /api/v1/nodes` with its client
+ * credentials): the very URL to name as `resource` for a token there and to give the SDK. `fixed`
+ * (LEAVE_NODES) comes first when given: the nodes as the app's own network reaches them.
+ */
+function nodeDirectory(options: { gatewayIssuer: string; clientId: string; clientSecret: string }) {
+  let listed: Promise<Map<string, string>> | undefined;
+  let listedAt = 0;
+  const credentials = Buffer.from(
+    `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`,
+  ).toString('base64');
+
+  async function list(): Promise<Map<string, string>> {
+    const response = await fetch(`${options.gatewayIssuer}${NODES_PATH}`, {
+      headers: { accept: 'application/json', authorization: `Basic ${credentials}` },
+    });
+    const body = (await response.json().catch(() => ({}))) as {
+      nodes?: { domain: string; url: string }[];
+      error?: { message?: string };
+    };
+    if (!response.ok || !Array.isArray(body.nodes))
+      throw new Error(
+        `the gateway did not list the chat nodes (HTTP ${response.status}: ${body.error?.message ?? '?'})`,
+      );
+    return new Map(body.nodes.map((n) => [n.domain, n.url]));
+  }
+
+  return async function nodeUrlOf(domain: string): Promise<string | undefined> {
+    const known = listed && (await listed.catch(() => undefined));
+    if (known?.has(domain)) return known.get(domain);
+    if (known && Date.now() - listedAt < NODES_FRESH_MS) return undefined;
+    listedAt = Date.now();
+    listed = list();
+    return (await listed).get(domain);
+  };
+}
+
 /**
  * The app's bot: on each node where it has someone to tell, with a client-credentials token for that
- * node (resource = the node's URL, scope `im`), kept until shortly before it expires.
+ * node (resource = the node's URL, scope `im`), kept until shortly before it expires. The nodes' URLs
+ * come from the gateway, or from `nodes` (LEAVE_NODES) where given.
  */
 export function createChat(options: {
   gatewayIssuer: string;
   clientId: string;
   clientSecret: string;
-  nodes: Record<string, string>;
+  nodes?: Record<string, string>;
 }): Chat {
   let configuration: Promise<client.Configuration> | undefined;
   const tokens = new Map<string, { value: string; until: number }>();
   const bots = new Map<string, AtriumBot>();
+  const listedUrlOf = nodeDirectory(options);
 
   const discover = () => {
     configuration ??= client
@@ -52,24 +96,27 @@ export function createChat(options: {
     return result.access_token;
   }
 
-  function botFor(address: string): AtriumBot {
+  async function botFor(address: string): Promise<AtriumBot> {
     const domain = domainOf(address);
-    const nodeUrl = options.nodes[domain];
-    if (!nodeUrl) throw new Error(`no chat node is configured for ${domain}`);
-    let bot = bots.get(domain);
+    const nodeUrl = options.nodes?.[domain] ?? (await listedUrlOf(domain));
+    if (!nodeUrl)
+      throw new Error(
+        `the gateway lists no chat node of ${domain} for this app's bot${options.nodes ? ', nor does LEAVE_NODES' : ''}`,
+      );
+    let bot = bots.get(nodeUrl);
     if (!bot) {
       bot = new AtriumBot({ nodeUrl, token: () => tokenFor(nodeUrl) });
-      bots.set(domain, bot);
+      bots.set(nodeUrl, bot);
     }
     return bot;
   }
 
   return {
     async sendCard(to: string, card: Card, clientMsgId: string): Promise<string> {
-      return (await botFor(to).sendCard({ to }, card, clientMsgId)).messageId;
+      return (await (await botFor(to)).sendCard({ to }, card, clientMsgId)).messageId;
     },
     async updateCard(to: string, messageId: string, card: Card): Promise<void> {
-      await botFor(to).updateCard(messageId, card);
+      await (await botFor(to)).updateCard(messageId, card);
     },
   };
 }

@@ -17,8 +17,11 @@ export type LeaveConfig = {
   clientSecret: string;
   /** Verifies the signature of card clicks the nodes send to `${publicUrl}/atrium/callback`. */
   callbackSecret: string;
-  /** Each chat domain's node URL, where the app's bot posts for people of that domain. */
-  nodes: Record<string, string>;
+  /**
+   * Each chat domain's node URL, where the app's bot posts for people of that domain, when it is to be
+   * other than the gateway lists (GET /api/v1/nodes): the nodes as this app's own network reaches them.
+   */
+  nodes?: Record<string, string>;
   approvers: ApproverRule[];
   /** The app's own store: one JSON file, written atomically. */
   dataFile: string;
@@ -48,9 +51,12 @@ const schema = z.object({
   LEAVE_CLIENT_ID: z.string().min(1),
   LEAVE_CLIENT_SECRET: z.string().min(1),
   LEAVE_CALLBACK_SECRET: z.string().min(16),
-  LEAVE_NODES: z.string().regex(/^([a-z0-9.-]+=https?:\/\/[^,\s]+)(,[a-z0-9.-]+=https?:\/\/[^,\s]+)*$/, {
-    message: 'domain=url pairs, comma-separated',
-  }),
+  LEAVE_NODES: z
+    .string()
+    .regex(/^([a-z0-9.-]+=https?:\/\/[^,\s]+)(,[a-z0-9.-]+=https?:\/\/[^,\s]+)*$/, {
+      message: 'domain=url pairs, comma-separated',
+    })
+    .optional(),
   LEAVE_APPROVERS: z
     .string()
     .regex(/^([a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)(,[a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)*$/, {
@@ -82,7 +88,9 @@ export function loadLeaveConfig(env: Record<string, string | undefined>): LeaveC
     clientId: v.LEAVE_CLIENT_ID,
     clientSecret: v.LEAVE_CLIENT_SECRET,
     callbackSecret: v.LEAVE_CALLBACK_SECRET,
-    nodes: Object.fromEntries(pairs(v.LEAVE_NODES).map(([domain, url]) => [domain, url.replace(/\/$/, '')])),
+    ...(v.LEAVE_NODES
+      ? { nodes: Object.fromEntries(pairs(v.LEAVE_NODES).map(([domain, url]) => [domain, url.replace(/\/$/, '')])) }
+      : {}),
     approvers: pairs(v.LEAVE_APPROVERS).map(([unit, approver]) => ({ unit, approver })),
     dataFile: v.LEAVE_DATA_FILE,
     sessionSecret: v.LEAVE_SESSION_SECRET,

@@ -70,8 +70,9 @@ beforeAll(async () => {
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
   await pinDomainKeys(asOperator(gateway), 'arts.campus.test');
 
-  // As the demo does: registered by the operator, the secrets in a file of the app's own.
-  ({ app, url: appUrl, callbackSecret } = await startLeaveApprovalFor(gateway, { eng: eng.url, arts: arts.url }));
+  // As the demo does: registered by the operator, the secrets in a file of the app's own. It is told no
+  // node URLs: it learns them from the gateway (GET /api/v1/nodes).
+  ({ app, url: appUrl, callbackSecret } = await startLeaveApprovalFor(gateway, null));
   carolPhone = await device(arts, 'carol');
   carolLaptop = await device(arts, 'carol', carolPhone.login);
   davePhone = await device(eng, 'dave');

@@ -10,11 +10,12 @@ import { freePort } from './federation.ts';
 
 /**
  * The leave-approval example on a free port, registered by the operator as the demo does (its secrets in a
- * file of its own), with Carol approving Engineering's requests unless `approvers` says otherwise.
+ * file of its own), with Carol approving Engineering's requests unless `approvers` says otherwise. The
+ * nodes' URLs are given to it as LEAVE_NODES would; with `null` it asks the gateway (GET /api/v1/nodes).
  */
 export async function startLeaveApprovalFor(
   gateway: TestGateway,
-  nodes: { eng: string; arts: string },
+  nodes: { eng: string; arts: string } | null,
   approvers: ApproverRule[] = [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
 ): Promise<{ app: LeaveApp; url: string; callbackSecret: string }> {
   const port = await freePort();
@@ -30,7 +31,7 @@ export async function startLeaveApprovalFor(
     publicUrl: url,
     gatewayIssuer: gateway.issuer,
     ...credentials,
-    nodes: { 'eng.campus.test': nodes.eng, 'arts.campus.test': nodes.arts },
+    ...(nodes ? { nodes: { 'eng.campus.test': nodes.eng, 'arts.campus.test': nodes.arts } } : {}),
     approvers,
     dataFile: join(gateway.db.dataDir, 'leave.json'),
     sessionSecret: 'leave-approval-test-session-secret',
