@@ -19,7 +19,16 @@ export const cardViewSchema = z.object({
   text: z.string().optional(),
   fields: z.array(z.object({ label: z.string(), value: z.string() })).optional(),
   actions: z
-    .array(z.object({ id: z.string(), label: z.string(), style: z.enum(['primary', 'danger', 'default']).optional() }))
+    .array(
+      z.object({
+        /** A button's: what a click sends back (`card.action`). A link may have none. */
+        id: z.string().optional(),
+        label: z.string(),
+        style: z.enum(['primary', 'danger', 'default']).optional(),
+        /** A link's (http or https): opened by the client, in a new tab; no click on it reaches the app. */
+        url: z.string().optional(),
+      }),
+    )
     .optional(),
 });
 

@@ -9,7 +9,7 @@ import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
 import { parseBody } from '../messages/present-message.ts';
 import { sendCardCallback } from './callback.ts';
-import { cardSchema } from './card-schema.ts';
+import { cardSchema, sendsClicks } from './card-schema.ts';
 import { appendCardUpdate } from './update-card.ts';
 
 const actionSchema = z.object({
@@ -83,7 +83,9 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   if (target.kind !== 'card' || target.recalledAt)
     throw new ValidationError('That message is not a card', { messageId: 'not a card' });
   const card = cardSchema.safeParse(parseBody(target).card);
-  if (!card.success || !card.data.actions.some((a) => a.id === actionId)) throw new UnknownActionError(actionId);
+  // A link (an action with a url) is opened by the client; no click on it is ever sent to the app.
+  if (!card.success || !card.data.actions.some((a) => a.id === actionId && sendsClicks(a)))
+    throw new UnknownActionError(actionId);
   // The app's bot posted the card at the conversation's home, which sends the click on: a member of
   // another domain clicks through their own node, which asks the home.
   if (conversation.homeDomain !== ctx.domain) {
