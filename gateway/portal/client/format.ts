@@ -117,11 +117,41 @@ export function hueClass(seed: string): string {
   return `hue-${hash % 8}`;
 }
 
-const TOKEN = /(@[A-Za-z0-9._-]+)|(https?:\/\/[^\s<>"']+)/g;
+const TOKEN = /(@[A-Za-z0-9._-]+)|(\bhttps?:\/\/[^\s<>"']+)/giu;
+
+/** Ends a sentence or a quote rather than a web address: "see https://x.test/booking." links without the dot. */
+const TRAILING = new Set(['.', ',', ':', ';', '!', '?', '…', '*', '_', '~']);
+const OPENER: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
+const count = (text: string, char: string) => text.split(char).length - 1;
 
 /**
- * A message's text as DOM: mentions of members highlighted (the person's own too), web links made
- * links. Everything else stays plain text; nothing is parsed as HTML.
+ * The web address a run of text starting with http(s):// stands for: without the punctuation after it,
+ * and without a closing bracket it did not open ("(see https://x.test/a)" ends at "a"; a Wikipedia
+ * "https://x.test/Set_(mathematics)" keeps its own).
+ */
+export function linkEnd(run: string): string {
+  let link = run;
+  for (;;) {
+    const last = link.at(-1) ?? '';
+    const opener = OPENER[last];
+    if (TRAILING.has(last) || (opener && count(link, opener) < count(link, last))) link = link.slice(0, -1);
+    else return link;
+  }
+}
+
+/**
+ * A link to a web page, opened in a new tab that cannot reach back into the portal; null for anything but
+ * http and https (`javascript:`, `data:`), which is left as text. Its text is set as text, never parsed.
+ */
+export function webLink(url: string, text: Child = url, className = 'web-link'): HTMLAnchorElement | null {
+  const safe = URL.parse(url);
+  if (!safe || (safe.protocol !== 'https:' && safe.protocol !== 'http:')) return null;
+  return h('a', { class: className, href: safe.href, target: '_blank', rel: 'noopener noreferrer' }, text);
+}
+
+/**
+ * A message's text as DOM: mentions of members highlighted (the person's own too), web addresses made
+ * links (webLink). Everything else stays plain text; nothing is parsed as HTML.
  */
 export function richText(text: string, mentions: string[], me: string): Child[] {
   const out: Child[] = [];
@@ -130,28 +160,29 @@ export function richText(text: string, mentions: string[], me: string): Child[] 
   for (const match of text.matchAll(TOKEN)) {
     const index = match.index ?? 0;
     if (index > last) out.push(text.slice(last, index));
-    const [whole, mention, link] = match;
+    const [whole, mention, run] = match;
     if (mention) {
-      const address = mentioned.get(mention.slice(1).toLowerCase());
+      // "@dave." at the end of a sentence mentions dave, as the composer takes it.
+      const name = mention.replace(/[._-]+$/, '');
+      const address = mentioned.get(name.slice(1).toLowerCase());
       out.push(
-        address
-          ? h('span', { class: address === me ? 'mention mention-me' : 'mention', title: address }, mention)
-          : mention,
+        address ? h('span', { class: address === me ? 'mention mention-me' : 'mention', title: address }, name) : name,
       );
-    } else if (link) {
-      const safe = URL.parse(link);
-      out.push(
-        safe && (safe.protocol === 'https:' || safe.protocol === 'http:')
-          ? h('a', { href: safe.href, target: '_blank', rel: 'noopener noreferrer' }, link)
-          : link,
-      );
+      last = index + name.length;
     } else {
-      out.push(whole);
+      // What follows the address (a full stop, a closing bracket) is text again.
+      const link = linkEnd(run ?? whole);
+      out.push(webLink(link) ?? link);
+      last = index + link.length;
     }
-    last = index + whole.length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;
+}
+
+/** Text an app wrote (a card's text and values): its web addresses made links, and nothing else. */
+export function linkedText(text: string): Child[] {
+  return richText(text, [], '');
 }
 
 /** Characters with a meaning in a regular expression (with the `u` flag, only these may be escaped). */
