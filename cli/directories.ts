@@ -344,6 +344,10 @@ export const directoryCommands: CommandGroup = {
     args: ['NAME'],
     options: {
       ...settings,
+      'no-test': {
+        type: 'boolean',
+        help: 'save without first trying a new URL, StartTLS, CA file, service account or user base on the directory (for a directory down for maintenance: wrong settings break every sign-in through it)',
+      },
       'forget-entry-ids': {
         type: 'boolean',
         help: 'forget the entry ids its people are linked by, for a directory rebuilt with new ids: the next sync matches them by username (changing --id-attribute does this too; another --url does not)',
@@ -352,7 +356,9 @@ export const directoryCommands: CommandGroup = {
     async run(args, io) {
       const input = { ...(await inputOf(args, io, false)), forgetEntryIds: args.flag('forget-entry-ids') || undefined };
       const directory = await withSession(io, ({ ctx, config }) =>
-        updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input),
+        updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input, {
+          untested: args.flag('no-test'),
+        }),
       );
       const said = describeUpdate(directory);
       const text = directory.changed.length > 0 ? [...said, describeDirectory(directory)].join('\n') : said.join('\n');

@@ -15,7 +15,7 @@ import {
 import { AppError } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { Directory } from '../models/directories.ts';
-import { DirectoryUnavailableError } from './errors.ts';
+import { DirectoryUnavailableError, SERVICE_ACCOUNT_REFUSED } from './errors.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { directorySettingsOf } from './settings.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -239,7 +239,7 @@ function tlsProblem(error: unknown, where: Where | undefined, step: Step): strin
 
 function ldapProblem(error: unknown, where: Where | undefined, step: Step): string | null {
   if (step === 'bind' && error instanceof InvalidCredentialsError)
-    return "the directory refused the service account: the service account's DN or password is wrong";
+    return `${SERVICE_ACCOUNT_REFUSED}: the service account's DN or password is wrong`;
   if (step === 'work' && error instanceof NoSuchObjectError && where)
     return `the directory has no entry ${where.settings.userBase}: check the user base`;
   if (error instanceof SizeLimitExceededError) {

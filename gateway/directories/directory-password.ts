@@ -101,7 +101,9 @@ export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T
   } catch (error) {
     if (error instanceof DirectoryUnavailableError) {
       const { directory, cause, problem } = error.details ?? {};
-      logger.warn(
+      // A refused service account fails every directory sign-in until IT changes the settings: an error, not a blip.
+      const log = error.broken ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log(
         { directory, cause, ...(problem ? { problem } : {}) },
         `directory sign-in failed: ${typeof problem === 'string' ? problem : 'the directory did not answer'}`,
       );

@@ -15,17 +15,27 @@ export class DirectoryUnavailableError extends AppError {
    * passkey alone, that the account is still in the directory (still-in-directory.ts).
    */
   constructor(directory: string, cause: string, problem: string | null = null, checked = 'your password') {
+    const broken = problem?.startsWith(SERVICE_ACCOUNT_REFUSED) ?? false;
     super(
       'directory_unavailable',
       503,
-      `The campus directory is not answering right now, so ${checked} cannot be checked. Try again in a minute.`,
+      broken
+        ? 'Sign-in through the campus directory is not working right now: the gateway cannot use the directory ' +
+            'as it is set up. IT has been told. If it lasts, contact your IT department.'
+        : `The campus directory is not answering right now, so ${checked} cannot be checked. Try again in a minute.`,
       {
         directory,
         cause,
         ...(problem ? { problem } : {}),
-        retryAfterSeconds: 60,
+        // A refused service account stays refused until IT changes the settings: waiting fixes nothing.
+        ...(broken ? { broken: true } : { retryAfterSeconds: 60 }),
       },
     );
+  }
+
+  /** The directory answers but refuses the gateway's own service account: every directory sign-in fails until IT acts. */
+  get broken(): boolean {
+    return this.details?.broken === true;
   }
 
   /** The same failure, told to someone signing in with a passkey, who typed no password. */
@@ -52,6 +62,9 @@ export class DirectoryUnavailableError extends AppError {
     return String(this.details?.cause);
   }
 }
+
+/** How connection.ts says the directory refused the service account's bind (a wrong DN or password). */
+export const SERVICE_ACCOUNT_REFUSED = 'the directory refused the service account';
 
 /** Another sync of the same directory is running (in this process or another one over the same database). */
 export class SyncRunningError extends ConflictError {

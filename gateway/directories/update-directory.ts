@@ -14,6 +14,7 @@ import { changesSchema, roleGroupLine, type Changes, type DirectorySettings, typ
 import { composeSettings, directorySettingsOf, keptThroughPresetChange } from './settings.ts';
 import { counted } from './sync-report.ts';
 import { takeLease, type Lease } from './sync-lease.ts';
+import { sealedIs, testBeforeSaving } from './test-before-saving.ts';
 
 /** One field an update changed, in words: `user filter`, from `(objectClass=user)` to `(objectClass=person)`. */
 export type SettingChange = { field: keyof Changes; label: string; before: string; after: string };
@@ -59,11 +60,13 @@ export async function updateDirectory(
   sealer: Sealer,
   name: string,
   input: unknown,
+  options: { untested?: boolean } = {},
 ): Promise<UpdatedDirectory> {
   assertFullAdmin(ctx.actor);
   const changes = parseInput(changesSchema, input);
   const current = await findDirectory(ctx, name);
   const next = composed(changes, current);
+  if (!options.untested) await testBeforeSaving(sealer, current, changes, next);
   const clearing = clearsEntryIds(changes, current, next) || forgetsPasswordChanges(current, next);
   const lease = clearing ? await takeLease(ctx, current) : null;
   try {
@@ -260,15 +263,6 @@ const storedOf = (directory: Directory): Stored => ({
   bindDn: directory.bindDn,
   resetUrl: directory.resetUrl,
 });
-
-/** Whether `password` is the sealed one; one sealed under another secret cannot be read, so it is not. */
-function sealedIs(sealer: Sealer, directory: Directory, password: string): boolean {
-  try {
-    return sealer.open(directory.bindPasswordSealed) === password;
-  } catch {
-    return false;
-  }
-}
 
 const composed = (changes: Changes, directory: Directory) =>
   composeSettings(changes, changes.url ?? directory.url, directorySettingsOf(directory), directory.url);

@@ -340,10 +340,17 @@ export function directoryRoutes(kit: ConsoleKit, deps: DirectoryRouteDeps): Rout
       return renderForm(req, res, directory, valuesOf(directory), { failure });
     }
     try {
-      const updated = await updateDirectory(kit.context(req), deps.sealer, directory.name, {
-        ...presetFollowed(inputOf(merge.body), merge.changed),
-        forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
-      });
+      const updated = await updateDirectory(
+        kit.context(req),
+        deps.sealer,
+        directory.name,
+        {
+          ...presetFollowed(inputOf(merge.body), merge.changed),
+          forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
+        },
+        // Ticked for a directory down for maintenance: saved without trying the new settings first.
+        { untested: text(body, 'saveUntested') === 'on' },
+      );
       setFlash(req, describeUpdate(updated).join(' '));
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
