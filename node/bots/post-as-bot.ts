@@ -7,7 +7,7 @@ import type { NodeContext } from '../context.ts';
 import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
-import { cardBody, postedCardSchema, type Card } from '../cards/card-schema.ts';
+import { cardBody, postedCardSchema, sendsClicks, type Card } from '../cards/card-schema.ts';
 import { appendCardUpdate } from '../cards/update-card.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
@@ -51,11 +51,11 @@ const botChangeSchema = z
 
 /**
  * A card with buttons from an app that has no callback URL: every click on them would fail (`no_callback`),
- * so it is refused before anything is posted, saying how to give the app one. (A card's buttons are all
- * actions sent to the app: none is a plain link, which would need no callback.)
+ * so it is refused before anything is posted, saying how to give the app one. Links (an action with a
+ * `url`) are opened by the client and need no callback: a card of links alone is fine.
  */
 function assertClicksCanReach(app: AppInfo, card: Card | undefined, field: string): void {
-  if (!card || card.actions.length === 0 || (app.interactionCallbackUrl && app.callbackSecret)) return;
+  if (!card || !card.actions.some(sendsClicks) || (app.interactionCallbackUrl && app.callbackSecret)) return;
   throw new ValidationError(
     `This card has buttons, but ${app.name} has no interaction callback URL, so no click on them could reach it: give the app one ("atrium apps update ${app.slug} --callback-url <URL>", or "Interaction callback URL" in the admin console's app page), or post the card without actions`,
     { [field]: 'buttons need the app to have an interaction callback URL' },

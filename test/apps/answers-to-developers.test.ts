@@ -163,6 +163,12 @@ describe('a chat node, to an app developer', () => {
     const plain = await board.sendCard({ to: ALICE }, card([]));
     expect(plain.duplicate).toBe(false);
     await expect(board.updateCard(plain.messageId, card())).rejects.toMatchObject({ code: 'invalid_input' });
+    // Links are opened by the client, never sent to the app: a card of links alone needs no callback URL.
+    const links = await board.sendCard(
+      { to: ALICE },
+      { ...card([]), actions: [{ label: 'Open the board', url: 'https://board.campus.test/notices/7' }] },
+    );
+    expect(links.duplicate).toBe(false);
   });
 
   it("logs why an app's card answer was refused, and words a toast too long as such", async () => {
