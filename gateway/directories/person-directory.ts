@@ -15,6 +15,8 @@ export type PersonDirectory = {
   /** As reports show it (entry-id.ts): a GUID as AD writes it, an entryUUID as its text. */
   entryId: string | null;
   directoryUsername: string | null;
+  /** The directory disabled them (a sync or a sign-in found them gone, locked or expired there). */
+  disabledByDirectory: boolean;
 };
 
 /**
@@ -26,7 +28,7 @@ export async function directoriesOf(ctx: GatewayContext, userIds: string[]): Pro
   if (userIds.length === 0) return out;
   const links = await ctx.models.DirectoryAccount.findAll({
     where: { userId: { [Op.in]: userIds } },
-    attributes: ['userId', 'directoryId', 'dn', 'entryId', 'directoryUsername'],
+    attributes: ['userId', 'directoryId', 'dn', 'entryId', 'directoryUsername', 'disabledByDirectory'],
     transaction: ctx.tx,
   });
   if (links.length === 0) return out;
@@ -45,6 +47,7 @@ export async function directoriesOf(ctx: GatewayContext, userIds: string[]): Pro
       dn: link.dn,
       entryId: link.entryId === null ? null : describeEntryId(link.entryId, directory.idAttribute),
       directoryUsername: link.directoryUsername,
+      disabledByDirectory: link.disabledByDirectory,
     });
   }
   return out;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { htmlText } from '../helpers/browser-agent.ts';
 import { FORMER, inetOrgPerson, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { accountHistory } from '../../gateway/accounts/account-history.ts';
 import { asOperator, register, sync } from './fixtures.ts';
@@ -35,5 +36,20 @@ describe("a directory person's account activity", () => {
     expect(said.some((w) => w.startsWith('Disabled by their directory, at a sync an administrator started ('))).toBe(
       true,
     );
+  });
+
+  it("tags their console page disabled by the directory, and only while the directory's disable stands", async () => {
+    const quin = (await gateway.models.User.findOne({ where: { username: 'quin' } }))!;
+    const admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+    const status = async () =>
+      htmlText((await admin.navigate(`${gateway.issuer}/admin/users/${quin.id}`)).html)
+        .match(/disabled[^·]*?(?=Created)/)?.[0]
+        .trim();
+    await ldap.moveEntry(personDn({ uid: 'quin' }), `uid=quin,${FORMER}`);
+    await sync(gateway, 'words-ldap');
+    expect(await status()).toBe('disabled by the directory');
+    await ldap.moveEntry(`uid=quin,${FORMER}`, personDn({ uid: 'quin' }));
+    await sync(gateway, 'words-ldap');
+    expect(await status()).toBeUndefined();
   });
 });

@@ -218,6 +218,7 @@ describe('atrium users', () => {
       dn: personDn({ ...jon, uid: 'jonathan' }),
       entryId: await entryIdOf('jon'),
       directoryUsername: 'jonathan',
+      disabledByDirectory: false,
     };
     expect(jsonOf(jonJson)).toMatchObject({ username: 'jon', directory: expected });
     expect(jsonOf(aliceJson)).toMatchObject({ username: 'alice', directory: null });
