@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, runAtrium } from '../helpers/cli.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, type TestGateway } from '../helpers/gateway.ts';
+import type { Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 
 /**
  * An operator's shell in production often lacks the gateway's SMTP_URL. A change made there is told to the
@@ -10,6 +11,7 @@ import { startMailbox, type Mailbox } from '../helpers/mailbox.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 /** A production configuration of the same database, without SMTP_URL. */
 const productionShell = () => ({
@@ -23,15 +25,10 @@ const noticesOf = (account: string) =>
   gateway.models.SecurityNotice.findAll({ where: { account }, order: [['id', 'ASC']] });
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('cli-notices-prod', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('cli-notices-prod'));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('a command run in production without SMTP_URL', () => {

@@ -9,7 +9,8 @@ import {
   type Page,
 } from '../helpers/browser-agent.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway, type MailingGateway } from '../helpers/mailing-gateway.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { operator } from '../../gateway/context.ts';
 
@@ -21,6 +22,7 @@ const SUBJECT = 'Your Atrium account: choose your password';
 let withMail: TestGateway;
 let withoutMail: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 let admin: BrowserAgent;
 let adminWithoutMail: BrowserAgent;
 
@@ -46,22 +48,18 @@ async function choosePassword(link: string, password: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  [withMail, withoutMail] = await Promise.all([
-    startTestGateway('new-user-link', {
-      SMTP_URL: mailbox.url,
-      MAIL_FROM: 'Atrium <no-reply@campus.test>',
-      LOGIN_IP_LIMIT: '1000',
-    }),
+  let mailing: MailingGateway;
+  [mailing, withoutMail] = await Promise.all([
+    startMailingGateway('new-user-link', { LOGIN_IP_LIMIT: '1000' }),
     startTestGateway('new-user-nomail', { LOGIN_IP_LIMIT: '1000' }),
   ]);
+  ({ gateway: withMail, mailbox, stop } = mailing);
   admin = (await signInToConsole(withMail.issuer, 'admin')).agent;
   adminWithoutMail = (await signInToConsole(withoutMail.issuer, 'admin')).agent;
 }, 60_000);
 afterAll(async () => {
-  await withMail?.stop();
+  await stop?.();
   await withoutMail?.stop();
-  await mailbox?.close();
 });
 
 describe('a new person mailed a link to set their password', () => {

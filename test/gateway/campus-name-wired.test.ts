@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent } from '../helpers/browser-agent.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, type TestGateway } from '../helpers/gateway.ts';
+import type { Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { formWithAction } from '../helpers/browser-agent.ts';
 import { resetPassword } from '../../gateway/accounts/update-user.ts';
 import { WEAK_PASSWORD_REASONS } from '../../gateway/accounts/weak-passwords.ts';
@@ -9,19 +10,17 @@ import { operator } from '../../gateway/context.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 const admin = () => ({ ...gateway.context(null), actor: operator('admin') });
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('campus-wired', {
-    SMTP_URL: mailbox.url,
+  ({ gateway, mailbox, stop } = await startMailingGateway('campus-wired', {
     MAIL_FROM: 'IT <no-reply@campus.test>',
     CAMPUS_NAME: 'Northfield University',
-  });
+  }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('a gateway with CAMPUS_NAME', () => {

@@ -1,7 +1,8 @@
 import { Secret, TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addPerson, enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { addPerson, enrolAuthenticator, type TestGateway } from '../helpers/gateway.ts';
+import type { Mailbox, ReceivedMail } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { resetPassword } from '../../gateway/accounts/update-user.ts';
 import { WEAK_PASSWORD_REASONS } from '../../gateway/accounts/weak-passwords.ts';
@@ -20,6 +21,7 @@ import { ConfigError } from '../../core/errors.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const CAMPUS = 'Northfield University';
 const FROM = 'Northfield IT <no-reply@campus.test>';
@@ -33,12 +35,10 @@ const named = (place: Partial<Place> = {}): GatewayContext => ({
 });
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('campus-name', { SMTP_URL: mailbox.url, MAIL_FROM: FROM });
+  ({ gateway, mailbox, stop } = await startMailingGateway('campus-name', { MAIL_FROM: FROM }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('CAMPUS_NAME', () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { editUser } from '../../gateway/accounts/update-user.ts';
 import { operator } from '../../gateway/context.ts';
@@ -15,6 +16,7 @@ import { smtpMailer } from '../../gateway/recovery/mailer.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const SUBJECT = 'Your Atrium account: choose your password';
 const admin = () => ({ ...gateway.context(null), actor: operator('admin') });
@@ -39,15 +41,10 @@ async function newAccountLink(username: string): Promise<string> {
 const opened = (link: string) => new BrowserAgent().navigate(link);
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('email-spends-links', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('email-spends-links'));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe("a new address spends a new account's link mailed to the old one", () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, mainText, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, ENG_NODE, registerTestApp, type TestGateway } from '../helpers/gateway.ts';
+import { RESET_SUBJECT, resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow } from '../helpers/rp.ts';
 import { portalClient } from '../helpers/node.ts';
@@ -17,6 +18,7 @@ import { sweepPasswordResets } from '../../gateway/recovery/sweep-resets.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 let lastIp = 0;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
@@ -80,19 +82,15 @@ const auditOf = (action: string, target: string) =>
   gateway.models.AuditEvent.findAll({ where: { action, target }, order: [['id', 'ASC']] });
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('forgot-pw', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
+  ({ gateway, mailbox, stop } = await startMailingGateway('forgot-pw', {
     ATRIUM_TRUST_PROXY: 'true',
     LOGIN_IP_LIMIT: '1000',
     PASSWORD_RESET_IP_LIMIT: '4',
     PASSWORD_RESET_ACCOUNT_LIMIT: '3',
-  });
+  }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('"forgot password" by mail', () => {

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, signInToConsole, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordSchema } from '../../gateway/accounts/schemas.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 const url = (path: string) => `${gateway.issuer}${path}`;
 
 /**
@@ -32,16 +34,10 @@ function descriptionOf(page: Page, id: string): string[] {
 const autofocused = (page: Page) => [...page.html.matchAll(/<input id="([^"]+)"[^>]* autofocus[ >]/g)].map((m) => m[1]);
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('new-password-hints', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('new-password-hints', { LOGIN_IP_LIMIT: '1000' }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('choosing a new password', () => {

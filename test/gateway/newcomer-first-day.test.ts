@@ -9,8 +9,9 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { signInToConsole, type TestGateway } from '../helpers/gateway.ts';
+import { RESET_SUBJECT, resetLinkIn, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
@@ -30,6 +31,7 @@ const APP_ADDED = 'An authenticator app was added to your Atrium account';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 let admin: BrowserAgent;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
@@ -95,18 +97,12 @@ async function addApp(user: User, wrongFirst = false): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('first-day', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('first-day', { LOGIN_IP_LIMIT: '1000' }));
   await requireSecondFactor(asOperator(), { kind: 'unit', value: 'campus/arts/music' });
   admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('the welcome mail', () => {

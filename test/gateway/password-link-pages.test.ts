@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, mainText, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, type TestGateway } from '../helpers/gateway.ts';
+import { RESET_SUBJECT, resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { passwordSchema } from '../../gateway/accounts/schemas.ts';
 import { resetPassword } from '../../gateway/accounts/update-user.ts';
@@ -15,6 +16,7 @@ import { smtpMailer } from '../../gateway/recovery/mailer.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const WELCOME = 'Your Atrium account: choose your password';
@@ -77,16 +79,10 @@ function descriptionOf(page: Page, id: string): string[] {
 }
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('password-link-pages', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('password-link-pages', { LOGIN_IP_LIMIT: '1000' }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('a welcome link, first opened', () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, mainText, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { register, RESET_URL } from '../directories/fixtures.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
@@ -11,6 +12,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const NEW_PASSWORD = 'a brand new secret';
@@ -34,21 +36,17 @@ async function askForLink(agent: BrowserAgent, identifier: string, ip: string): 
 const HUGE = '€'.repeat(5000);
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('recovery-dead-ends', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
+  ({ gateway, mailbox, stop } = await startMailingGateway('recovery-dead-ends', {
     ATRIUM_TRUST_PROXY: 'true',
     LOGIN_IP_LIMIT: '1000',
     PASSWORD_RESET_IP_LIMIT: '2',
-  });
+  }));
   // Its people are never asked here: the page only lists where they reset their password.
   await register(gateway, 'campus-ldap', 'ldap://127.0.0.1:9');
   await addPerson(gateway, 'pia');
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('"forgot password" refused for too many requests', () => {

@@ -1,8 +1,9 @@
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, signInThrough } from '../helpers/browser-agent.ts';
-import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { addPerson, linkToTestDirectory, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
@@ -31,6 +32,7 @@ import { createRateLimiter } from '../../core/rate-limit.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const HELPDESK_IP = '198.51.100.77';
@@ -93,12 +95,10 @@ function expectFromAdministrators(mail: ReceivedMail) {
 }
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('notices', { SMTP_URL: mailbox.url, MAIL_FROM: 'Atrium <no-reply@campus.test>' });
+  ({ gateway, mailbox, stop } = await startMailingGateway('notices'));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('security notices by mail', () => {

@@ -7,12 +7,14 @@ import {
   signInThrough,
   submitFilled,
 } from '../helpers/browser-agent.ts';
-import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { addPerson, signInToConsole, type TestGateway } from '../helpers/gateway.ts';
+import { RESET_SUBJECT, resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const userNamed = (username: string) => gateway.models.User.findOne({ where: { username } });
@@ -21,16 +23,10 @@ const hashOf = async (username: string) => (await userNamed(username))!.password
 const fieldError = (html: string, id: string) => htmlText(new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(html)?.[1] ?? '');
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('weak-pw', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('weak-pw', { LOGIN_IP_LIMIT: '1000' }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('a password too easy to guess', () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { ENG_NODE, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, type Mailbox } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { login } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -10,23 +11,18 @@ import { chromiumMissing, launchChromium } from './browser.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 let browser: Browser;
 
 beforeAll(async () => {
   if (chromiumMissing) return;
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('forgot-pw-browser', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('forgot-pw-browser', { LOGIN_IP_LIMIT: '1000' }));
   browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe.skipIf(chromiumMissing)('"forgot password" in a browser', () => {
