@@ -1,10 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../core/migrator.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
+import { storedPasskey as storedPasskeyRow } from '../helpers/stored-passkey.ts';
 
 let db: TestDatabase;
 let inspect: Inspector;
@@ -12,18 +12,7 @@ const findUser = async (username: string) => (await inspect.ctx.models.User.find
 
 /** A passkey row as if registered from the account page (the CLI only counts and removes them). */
 async function storedPasskey(username: string, name: string) {
-  const id = randomBytes(32).toString('base64url');
-  await inspect.ctx.models.Passkey.create({
-    id: randomUUID(),
-    userId: (await findUser(username)).id,
-    credentialId: id,
-    publicKey: 'pQECAyYgASFYIA',
-    counter: 0,
-    transports: 'usb',
-    name,
-    createdAt: new Date(),
-    lastUsedAt: null,
-  });
+  await storedPasskeyRow(inspect.ctx.models, (await findUser(username)).id, name);
 }
 
 beforeAll(async () => {

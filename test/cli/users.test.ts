@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../core/migrator.ts';
 import { createRateLimiter } from '../../core/rate-limit.ts';
@@ -8,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 import { linkToTestDirectory } from '../helpers/gateway.ts';
+import { storedPasskey } from '../helpers/stored-passkey.ts';
 
 let db: TestDatabase;
 let inspect: Inspector;
@@ -359,17 +359,7 @@ describe('atrium users', () => {
 
   it('resets a second factor and signs the person out; for someone without one, says so and changes nothing', async () => {
     const carol = (await findUser('carol'))!;
-    await inspect.ctx.models.Passkey.create({
-      id: randomUUID(),
-      userId: carol.id,
-      credentialId: randomBytes(32).toString('base64url'),
-      publicKey: randomBytes(77).toString('base64url'),
-      counter: 0,
-      transports: 'internal',
-      name: 'Lost phone',
-      createdAt: new Date(),
-      lastUsedAt: null,
-    });
+    await storedPasskey(inspect.ctx.models, carol.id, 'Lost phone');
     const dave = (await findUser('dave'))!;
     expect(dave.accessEndedAt).toBeNull();
     const [reset, none] = await Promise.all([

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { presentUsers } from '../../gateway/accounts/present-user.ts';
@@ -12,6 +11,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.ts';
+import { storedPasskey } from '../helpers/stored-passkey.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -52,16 +52,7 @@ const addWithoutPassword = (username: string) =>
   });
 
 async function givePasskey(username: string): Promise<void> {
-  await gateway.models.Passkey.create({
-    id: randomUUID(),
-    userId: (await userNamed(username)).id,
-    credentialId: randomUUID(),
-    publicKey: 'not-checked-here',
-    counter: 0,
-    name: 'Laptop',
-    createdAt: new Date(),
-    lastUsedAt: null,
-  });
+  await storedPasskey(gateway.models, (await userNamed(username)).id);
 }
 
 async function linkToDirectory(username: string): Promise<void> {

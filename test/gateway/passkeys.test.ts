@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { TOTP, Secret } from 'otpauth';
@@ -16,6 +16,7 @@ import {
 import { addPerson, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { discover } from '../helpers/rp.ts';
+import { storedPasskey as storedPasskeyRow } from '../helpers/stored-passkey.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
@@ -42,19 +43,8 @@ const sectionOf = (page: Page, id: string) =>
 const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 /** A passkey row as if registered earlier (its key is never checked by what these tests do with it). */
-async function storedPasskey(username: string, name: string) {
-  return gateway.models.Passkey.create({
-    id: randomUUID(),
-    userId: (await userNamed(username)).id,
-    credentialId: b64url(32),
-    publicKey: b64url(77),
-    counter: 0,
-    transports: 'internal',
-    name,
-    createdAt: new Date(),
-    lastUsedAt: null,
-  });
-}
+const storedPasskey = async (username: string, name: string) =>
+  storedPasskeyRow(gateway.models, (await userNamed(username)).id, name);
 
 async function enrolTotp(username: string) {
   const user = await userNamed(username);

@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { BrowserAgent, filledFormWithAction, mainText, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
 import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, portalClient, startTestNode, type TestNode } from '../helpers/node.ts';
+import { storedPasskey } from '../helpers/stored-passkey.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 /**
@@ -17,18 +17,7 @@ let admin: BrowserAgent;
 const url = (path: string) => `${gateway.issuer}${path}`;
 
 /** A passkey row as if registered on the lost device (the reset removes it; nothing here uses its key). */
-const lostPasskey = (userId: string) =>
-  gateway.models.Passkey.create({
-    id: randomUUID(),
-    userId,
-    credentialId: randomBytes(32).toString('base64url'),
-    publicKey: randomBytes(77).toString('base64url'),
-    counter: 0,
-    transports: 'internal',
-    name: 'Phone',
-    createdAt: new Date(),
-    lastUsedAt: null,
-  });
+const lostPasskey = (userId: string) => storedPasskey(gateway.models, userId, 'Phone');
 
 beforeAll(async () => {
   gateway = await startTestGateway('reset-factors');

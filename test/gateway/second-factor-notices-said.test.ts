@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,13 +9,14 @@ import {
   signInThrough,
   submitFilled,
 } from '../helpers/browser-agent.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { addPerson, type TestGateway } from '../helpers/gateway.ts';
+import type { Mailbox, ReceivedMail } from '../helpers/mailbox.ts';
+import { startMailingGateway } from '../helpers/mailing-gateway.ts';
+import { passkeyWithCodes } from '../helpers/stored-passkey.ts';
 import { audit } from '../../gateway/audit.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { requireSecondFactor } from '../../gateway/factors/policy.ts';
-import { issueRecoveryCodes } from '../../gateway/factors/recovery-codes.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -28,6 +28,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
  */
 let gateway: TestGateway;
 let mailbox: Mailbox;
+let stop: (() => Promise<void>) | undefined;
 
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 const text = (mail: ReceivedMail) => mail.text.replace(/\r\n/g, '\n');
@@ -44,34 +45,11 @@ async function addApp(username: string): Promise<string[]> {
   return confirmTotpEnrolment(asThemselves(), deps(), person, code, binding);
 }
 
-/** A passkey of the person's, added earlier, with the recovery codes it came with: those codes. */
-async function passkeyWithCodes(username: string): Promise<string[]> {
-  const person = await userNamed(username);
-  await gateway.models.Passkey.create({
-    id: randomUUID(),
-    userId: person.id,
-    credentialId: randomBytes(32).toString('base64url'),
-    publicKey: randomBytes(77).toString('base64url'),
-    counter: 0,
-    transports: 'internal',
-    name: 'Laptop',
-    createdAt: new Date(),
-    lastUsedAt: null,
-  });
-  return issueRecoveryCodes(gateway.context(null), person.id);
-}
-
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  gateway = await startTestGateway('notices-said', {
-    SMTP_URL: mailbox.url,
-    MAIL_FROM: 'Atrium <no-reply@campus.test>',
-    LOGIN_IP_LIMIT: '1000',
-  });
+  ({ gateway, mailbox, stop } = await startMailingGateway('notices-said', { LOGIN_IP_LIMIT: '1000' }));
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await mailbox?.close();
+  await stop?.();
 });
 
 describe('who made a change, in the closing of its notice', () => {
@@ -159,7 +137,7 @@ describe('the recovery codes, when an authenticator app is added', () => {
 
   it('says they are unchanged where the person kept theirs, in the mail and on the page opened again', async () => {
     await addPerson(gateway, 'kasia');
-    const saved = await passkeyWithCodes('kasia');
+    const saved = await passkeyWithCodes(gateway.context(null), (await userNamed('kasia')).id);
     const agent = new BrowserAgent();
     const accountUrl = `${gateway.issuer}/account/security`;
     const step = await signInThrough(agent, accountUrl, 'kasia', DEMO_PASSWORD);

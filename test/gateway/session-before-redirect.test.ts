@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transaction } from 'sequelize';
 import {
@@ -10,6 +9,7 @@ import {
 } from '../helpers/browser-agent.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { testDialect } from '../helpers/database.ts';
+import { storedPasskey } from '../helpers/stored-passkey.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
@@ -60,17 +60,7 @@ describe.skipIf(testDialect === 'sqlite')('the page after a form post', () => {
     const agent = new BrowserAgent();
     await signInThrough(agent, url('/portal/login'), 'alice', DEMO_PASSWORD);
     const alice = await gateway.models.User.findOne({ where: { username: 'alice' } });
-    const key = await gateway.models.Passkey.create({
-      id: randomUUID(),
-      userId: alice!.id,
-      credentialId: randomBytes(32).toString('base64url'),
-      publicKey: randomBytes(77).toString('base64url'),
-      counter: 0,
-      transports: 'internal',
-      name: 'Desk key',
-      createdAt: new Date(),
-      lastUsedAt: null,
-    });
+    const key = await storedPasskey(gateway.models, alice!.id, 'Desk key');
     const page = await agent.navigate(url('/account/security'));
     const back = await postWhileSessionsAreSlow(agent, page, `/passkeys/${key.id}/rename`, { name: 'Drawer key' });
     expect(back.url).toBe(url('/account/security#account-notice'));

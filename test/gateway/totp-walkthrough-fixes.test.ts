@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret, TOTP } from 'otpauth';
 import {
@@ -13,9 +12,9 @@ import {
 } from '../helpers/browser-agent.ts';
 import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { AuthenticatorApp as App } from '../helpers/authenticator-app.ts';
+import { passkeyWithCodes } from '../helpers/stored-passkey.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
-import { issueRecoveryCodes } from '../../gateway/factors/recovery-codes.ts';
 import {
   beginTotpEnrolment,
   checkTotpCode,
@@ -52,18 +51,7 @@ describe('adding an authenticator app beside a passkey', () => {
     await addPerson(gateway, 'hana', { roles: ['staff'] });
     const hana = await userNamed('hana');
     // A passkey added earlier, and the recovery codes it came with, kept safe.
-    await gateway.models.Passkey.create({
-      id: randomUUID(),
-      userId: hana.id,
-      credentialId: randomBytes(32).toString('base64url'),
-      publicKey: randomBytes(77).toString('base64url'),
-      counter: 0,
-      transports: 'internal',
-      name: 'Laptop',
-      createdAt: new Date(),
-      lastUsedAt: null,
-    });
-    const saved = await issueRecoveryCodes(gateway.context(null), hana.id);
+    const saved = await passkeyWithCodes(gateway.context(null), hana.id);
     const agent = new BrowserAgent();
     const step = await signInThrough(agent, accountUrl(), 'hana', DEMO_PASSWORD);
     const recoveryForm = formsOf(step.html)
