@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { type BrowserAgent, formWithAction, htmlText, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { type BrowserAgent, htmlText, type Page } from '../helpers/browser-agent.ts';
+import { gatewayForSignIns, NOT_STARTED_HERE, signedInToConsole, signInAs, TOO_OLD } from '../helpers/sign-in-tabs.ts';
 import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
 
 /**
@@ -9,36 +8,15 @@ import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
  * a sign-in this browser never started (a forged link, another browser's), one whose page was opened again
  * after it was used, or one started more than ten minutes ago. Each offers to sign in again.
  */
-let gateway: TestGateway;
-const url = (path: string) => `${gateway.issuer}${path}`;
+const url = gatewayForSignIns('console-not-finished', { LOGIN_IP_LIMIT: '1000' });
 
-const NOT_STARTED_HERE = 'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.';
 const USED = 'This sign-in could not be finished: its page was opened again after it was used. Sign in again.';
-const TOO_OLD = 'This sign-in could not be finished: it was started more than 10 minutes ago. Sign in again.';
-
-beforeAll(async () => {
-  gateway = await startTestGateway('console-not-finished', { LOGIN_IP_LIMIT: '1000' });
-}, 60_000);
-afterAll(async () => {
-  await gateway?.stop();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 /** Opens the console signed out and signs in as the administrator, stopping at the console's callback. */
 async function callbackOf(agent: BrowserAgent): Promise<string> {
-  let page = await agent.navigate(url('/admin/users'));
-  expect(page.url).toContain('/interaction/');
-  const stopAt = url('/admin/callback');
-  page = await agent.submit(
-    page,
-    formWithAction(page, '/login'),
-    { username: 'admin', password: DEMO_PASSWORD },
-    stopAt,
-  );
-  if (page.url.includes('/interaction/') && page.html.includes('/confirm"'))
-    page = await agent.submit(page, formWithAction(page, '/confirm'), {}, stopAt);
+  const form = await agent.navigate(url('/admin/users'));
+  expect(form.url).toContain('/interaction/');
+  const page = await signInAs('admin', agent, form, url('/admin/callback'));
   expect(page.url).toContain('/admin/callback?code=');
   return page.url;
 }
@@ -51,7 +29,7 @@ function expectSaid(page: Page, words: string) {
   expect(page.html).toContain('<a class="button" href="/admin/login">Try signing in again</a>');
 }
 
-const isSignedIn = async (agent: BrowserAgent) => (await agent.request(url('/admin/users'))).status === 200;
+const isSignedIn = (agent: BrowserAgent) => signedInToConsole(agent, url);
 
 describe('a console callback with no sign-in to finish', () => {
   it('says a forged state was not started in this browser', async () => {

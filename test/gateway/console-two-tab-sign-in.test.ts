@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { type BrowserAgent, formWithAction, htmlText, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { type BrowserAgent, htmlText, type Page } from '../helpers/browser-agent.ts';
+import { gatewayForSignIns, openSignedOut, signedInToConsole, signInAs } from '../helpers/sign-in-tabs.ts';
 import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
 
 /**
@@ -10,42 +9,16 @@ import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
  * this browser did not start (or started too long ago) gets a page that says so and offers to start again,
  * signing no one in.
  */
-let gateway: TestGateway;
-const url = (path: string) => `${gateway.issuer}${path}`;
-
-beforeAll(async () => {
-  // Every sign-in in this file comes from 127.0.0.1; the per-address login limit is not under test here.
-  gateway = await startTestGateway('console-two-tabs', { LOGIN_IP_LIMIT: '1000' });
-}, 60_000);
-afterAll(async () => {
-  await gateway?.stop();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+// Every sign-in in this file comes from 127.0.0.1; the per-address login limit is not under test here.
+const url = gatewayForSignIns('console-two-tabs', { LOGIN_IP_LIMIT: '1000' });
 
 /** Opens a console page signed out: it ends on the gateway's sign-in form of a sign-in of its own. */
-async function openConsole(agent: BrowserAgent, path: string): Promise<Page> {
-  const page = await agent.navigate(url(path));
-  expect(page.url).toContain('/interaction/');
-  expect(page.html).toContain('/login"');
-  return page;
-}
+const openConsole = (agent: BrowserAgent, path: string) => openSignedOut(agent, url(path));
 
 /** Fills in the sign-in form of one tab as the administrator and follows where it leads. */
-async function signInOn(agent: BrowserAgent, tab: Page, stopAt?: string): Promise<Page> {
-  let page = await agent.submit(
-    tab,
-    formWithAction(tab, '/login'),
-    { username: 'admin', password: DEMO_PASSWORD },
-    stopAt,
-  );
-  if (page.url.includes('/interaction/') && page.html.includes('/confirm"'))
-    page = await agent.submit(page, formWithAction(page, '/confirm'), {}, stopAt);
-  return page;
-}
+const signInOn = (agent: BrowserAgent, tab: Page, stopAt?: string) => signInAs('admin', agent, tab, stopAt);
 
-const isSignedIn = async (agent: BrowserAgent) => (await agent.request(url('/admin/users'))).status === 200;
+const isSignedIn = (agent: BrowserAgent) => signedInToConsole(agent, url);
 
 function expectConsoleAt(page: Page, path: string) {
   expect(page.url).toBe(url(path));

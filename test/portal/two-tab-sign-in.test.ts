@@ -1,47 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { type BrowserAgent, formWithAction, htmlText, type Page } from '../helpers/browser-agent.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { type BrowserAgent, htmlText, type Page } from '../helpers/browser-agent.ts';
 import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayForSignIns, NOT_STARTED_HERE, openSignedOut, signInAs, TOO_OLD } from '../helpers/sign-in-tabs.ts';
 
 /**
  * A browser restoring its tabs opens the portal in two of them while signed out: each starts a sign-in. Each
  * must be able to finish, in either order, and a callback this browser did not start (or started too long
  * ago) gets a page that says so and offers to start again, signing no one in.
  */
-let gateway: TestGateway;
-const url = (path: string) => `${gateway.issuer}${path}`;
-
-beforeAll(async () => {
-  gateway = await startTestGateway('two-tab-sign-in');
-}, 60_000);
-afterAll(async () => {
-  await gateway?.stop();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+const url = gatewayForSignIns('two-tab-sign-in');
 
 /** Opens the portal signed out: it ends on the gateway's sign-in form of a sign-in of its own. */
-async function openPortal(agent: BrowserAgent): Promise<Page> {
-  const page = await agent.navigate(url('/'));
-  expect(page.url).toContain('/interaction/');
-  expect(page.html).toContain('/login"');
-  return page;
-}
+const openPortal = (agent: BrowserAgent) => openSignedOut(agent, url('/'));
 
 /** Fills in the sign-in form of one tab and follows where it leads. */
-async function signInOn(agent: BrowserAgent, tab: Page, stopAt?: string): Promise<Page> {
-  let page = await agent.submit(
-    tab,
-    formWithAction(tab, '/login'),
-    { username: 'alice', password: DEMO_PASSWORD },
-    stopAt,
-  );
-  if (page.url.includes('/interaction/') && page.html.includes('/confirm"'))
-    page = await agent.submit(page, formWithAction(page, '/confirm'), {}, stopAt);
-  return page;
-}
+const signInOn = (agent: BrowserAgent, tab: Page, stopAt?: string) => signInAs('alice', agent, tab, stopAt);
 
 const isSignedIn = async (agent: BrowserAgent) =>
   (await agent.request(url('/portal/api/me'), { headers: { accept: 'application/json', 'x-atrium-portal': '1' } }))
@@ -51,9 +24,6 @@ function expectPortal(page: Page) {
   expect(page.url).toBe(url('/'));
   expect(page.status).toBe(200);
 }
-
-const NOT_STARTED_HERE = 'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.';
-const TOO_OLD = 'This sign-in could not be finished: it was started more than 10 minutes ago. Sign in again.';
 
 /** The page of a callback with nothing to finish: why, and a button that starts again. */
 function expectStartAgainPage(page: Page, words = NOT_STARTED_HERE) {
