@@ -109,7 +109,13 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(userRoutes(kit, deps.newAccountMail ?? null));
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
-  router.use(directoryRoutes(kit, { sealer: bindPasswordSealer(deps.config.secretKey), logger: deps.logger }));
+  router.use(
+    directoryRoutes(kit, {
+      sealer: bindPasswordSealer(deps.config.secretKey),
+      logger: deps.logger,
+      syncIntervalSeconds: deps.config.directorySyncSeconds,
+    }),
+  );
   router.use(federationRoutes(kit));
   router.use(
     appRoutes(kit, {

@@ -202,7 +202,7 @@ describe('a directory not synced yet', () => {
   let ldap: TestSlapd;
   beforeAll(async () => {
     ldap = await startTestSlapd({ ldif: inetOrgPerson({ uid: 'xavi', name: 'Xavi Xu' }) });
-    gateway = await startTestGateway('dir-not-synced-yet');
+    gateway = await startTestGateway('dir-not-synced-yet', { DIRECTORY_SYNC_INTERVAL: '2h' });
     await register(gateway, 'untested', ldap.url);
   });
   afterAll(async () => {
@@ -224,6 +224,6 @@ describe('a directory not synced yet', () => {
     expect(mainText(page)).toContain(
       'Not synced yet: nobody came from it. Test the connection, then press Sync now; the gateway syncs it',
     );
-    expect(mainText(page)).toContain('after its first sync.');
+    expect(mainText(page)).toContain('the gateway syncs it every 2h (DIRECTORY_SYNC_INTERVAL) after its first sync.');
   });
 });
