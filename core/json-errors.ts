@@ -33,8 +33,7 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
 /** Why body-parser refused a body, in words that say what to send instead. */
 function bodyWords(type: string | undefined): string {
   if (type === 'entity.too.large') return 'The request body is too large';
-  // A form or plain text where JSON was expected, or JSON with a syntax error.
-  if (type === 'entity.parse.failed')
-    return 'The request body is not valid JSON; send a JSON object (application/json)';
+  // A form or plain text where JSON was expected, JSON with a syntax error, or JSON that is not an object.
+  if (type === 'entity.parse.failed') return 'The request body is not a JSON object; send one (application/json)';
   return 'The request body could not be read';
 }

@@ -50,7 +50,7 @@ export async function postViaWebhook(
   // A key that is not of the form would make every retry post again, silently: refused instead.
   if (key !== undefined && !idempotencyKey.test(key))
     throw new ValidationError('The Idempotency-Key header is not usable', {
-      'Idempotency-Key': '8 to 64 letters, digits, - or _ (for example a date as 2026-12-07)',
+      'Idempotency-Key': '8 to 64 letters, digits, - or _, one per post (for example the id of what it is about)',
     });
   if (text.length > services.config.maxTextChars)
     throw new ValidationError('The message is too long', {

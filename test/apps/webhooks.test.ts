@@ -115,7 +115,12 @@ describe('incoming webhooks', () => {
     // A form, as `curl -d text=…` sends, is told to be JSON.
     expect(await post(url, 'text=disk+full', { 'content-type': 'application/x-www-form-urlencoded' })).toMatchObject({
       status: 400,
-      body: { error: { code: 'invalid_body', message: expect.stringContaining('not valid JSON') } },
+      body: { error: { code: 'invalid_body', message: expect.stringContaining('not a JSON object') } },
+    });
+    // Valid JSON that is not an object is told the same.
+    expect(await post(url, '"disk full"')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_body', message: expect.stringContaining('not a JSON object') } },
     });
     // A retry key not of the form would let every retry post again: refused, not ignored.
     for (const key of ['summary:2026-12-07', '2026-12-07 summary', 'abc'])
