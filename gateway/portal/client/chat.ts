@@ -247,7 +247,17 @@ export class Chat extends Emitter<ChatEvents> {
   /** Hosts whose titles were asked of the gateway, answered or on the way. */
   #titlesAsked = new Set<string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
-  openKey: string | null = null;
+  #openKey: string | null = null;
+
+  get openKey(): string | null {
+    return this.#openKey;
+  }
+
+  /** Leaving a conversation, its draft catches up with what another tab wrote while it was on screen. */
+  set openKey(key: string | null) {
+    if (this.#openKey !== null && this.#openKey !== key) this.drafts.left(this.#openKey);
+    this.#openKey = key;
+  }
   /** The browser reports no network: sockets are closed until it returns. */
   networkOffline = false;
   #orphans = new Map<string, Message[]>();
@@ -957,14 +967,14 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /**
-   * Another tab of the person's changed what they wrote. A draft follows, unless its conversation is on
-   * screen here (what the person sees is not changed under them). A message it sent or discarded leaves
+   * Another tab of the person's changed what they wrote. A draft follows; while its conversation is on
+   * screen here, once the person leaves it (what they see is not changed under them; Drafts.follow). A message it sent or discarded leaves
    * this page too, unless this page is sending it now (its node acknowledges it once, whoever asks).
    */
   followWriting(change: WritingChange): void {
     if (this.#ended) return;
     if (change.kind === 'draft') {
-      if (change.key !== this.openKey) this.drafts.follow(change.key, change.draft);
+      this.drafts.follow(change.key, change.draft, change.key === this.openKey);
       return;
     }
     if (change.unsent) return;

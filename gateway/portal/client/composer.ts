@@ -276,8 +276,11 @@ export class Composer {
   /** Keeps the draft in the browser as it is now, and says so when it cannot be wholly kept. */
   #keep(): void {
     const why = this.#chat.drafts.changed(this.#entry.key);
-    if (why === this.#notKept) return;
-    if (why) this.#notice.textContent = why;
+    // Said until the person sends or clears: what another tab wrote here, which writing here replaced.
+    const replaced = this.#chat.drafts.replacedNote(this.#entry.key);
+    if (replaced) this.#notice.textContent = [replaced, why].filter(Boolean).join(' ');
+    else if (why === this.#notKept) return;
+    else if (why) this.#notice.textContent = why;
     else if (this.#notice.textContent === this.#notKept) this.#notice.textContent = '';
     this.#notKept = why;
   }

@@ -28,6 +28,9 @@ export type Draft = {
 /** A draft as the browser keeps it (kept-writing.ts): its uploaded files alone, by id. */
 export type KeptDraft = { key: string; text: string; files: UploadedAttachment[] };
 
+/** How much of another tab's replaced draft is quoted back to the person. */
+const QUOTED = 300;
+
 /** A draft as it was kept: its text, and its files uploaded already. */
 function restored(text: string, files: UploadedAttachment[]): Pick<Draft, 'text' | 'files'> {
   return {
@@ -49,6 +52,13 @@ function restored(text: string, files: UploadedAttachment[]): Pick<Draft, 'text'
  */
 export class Drafts {
   #drafts = new Map<string, Draft>();
+  /**
+   * Drafts another tab changed while their conversation was on screen here, as that tab left them: this
+   * page's copy follows when the person leaves the conversation (`left`), unless they write here first.
+   */
+  #missed = new Map<string, KeptDraft | null>();
+  /** What another tab had written that writing here replaced, to be told once (`replacedNote`). */
+  #replaced = new Map<string, string>();
   /** Keeps a draft as it changes (kept-writing.ts); says why it is not wholly kept, if it is not. */
   #keep: (key: string, kept: KeptDraft | null) => string;
 
@@ -90,6 +100,7 @@ export class Drafts {
    */
   changed(key: string): string {
     const draft = this.#drafts.get(key);
+    this.#overriding(key, draft);
     if (!draft) return this.#keep(key, null);
     const files = draft.files.flatMap((f) => (f.attachment ? [f.attachment] : []));
     return this.#keep(key, draft.text.trim() || files.length > 0 ? { key, text: draft.text, files } : null);
@@ -119,15 +130,59 @@ export class Drafts {
     for (const { key, text, files } of kept) Object.assign(this.of(key), restored(text, files));
   }
 
-  /** Another tab changed or cleared a draft: this page's copy follows (none to follow while it is on screen here). */
-  follow(key: string, kept: KeptDraft | null): void {
+  /**
+   * The newer edit wins. Writing here after another tab changed the draft keeps what is written here, and
+   * what the other tab had written, if anything that differs, is kept aside to be told (never dropped unsaid).
+   */
+  #overriding(key: string, draft: Draft | undefined): void {
+    if (!this.#missed.has(key)) return;
+    const theirs = this.#missed.get(key);
+    this.#missed.delete(key);
+    if (!theirs || (theirs.text === draft?.text && theirs.files.length === 0)) return;
+    const text = theirs.text.trim();
+    const quoted = text.length > QUOTED ? `${text.slice(0, QUOTED)}…` : text;
+    const files = theirs.files.length;
+    const what = [
+      quoted ? `“${quoted}”` : '',
+      files > 0 ? `${files} attached file${files === 1 ? '' : 's'}` : '',
+    ].filter(Boolean);
+    this.#replaced.set(
+      key,
+      `This replaced the draft written here in another tab meanwhile, which was: ${what.join(' with ')}.`,
+    );
+  }
+
+  /** Said once, when writing here replaced what another tab wrote in the same conversation. */
+  replacedNote(key: string): string {
+    const note = this.#replaced.get(key) ?? '';
+    this.#replaced.delete(key);
+    return note;
+  }
+
+  /**
+   * Another tab changed or cleared a draft: this page's copy follows, but not while its conversation is on
+   * screen here (what the person sees is not changed under them): then when they leave it (`left`).
+   */
+  follow(key: string, kept: KeptDraft | null, onScreen = false): void {
+    if (onScreen) {
+      this.#missed.set(key, kept);
+      return;
+    }
+    this.#missed.delete(key);
     const draft = this.of(key);
     for (const file of draft.files) file.row?.remove();
     Object.assign(draft, restored(kept?.text ?? '', kept?.files ?? []));
   }
 
+  /** The person left a conversation: its draft follows what another tab wrote meanwhile, if it did. */
+  left(key: string): void {
+    if (this.#missed.has(key)) this.follow(key, this.#missed.get(key) ?? null);
+  }
+
   /** Signed out or access ended: nothing of the person's writing stays in the page. */
   clear(): void {
+    this.#missed.clear();
+    this.#replaced.clear();
     for (const draft of this.#drafts.values()) for (const file of draft.files) file.abort();
     this.#drafts.clear();
   }
