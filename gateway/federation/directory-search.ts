@@ -8,19 +8,10 @@ import { searchBots } from './directory-bots.ts';
 import type { User } from '../models/index.ts';
 import { remember, withMemo } from '../request-memo.ts';
 import { sharedReadsOf } from '../shared-reads.ts';
+import type { DirectoryPerson } from '../../protocol/directory-person.ts';
 
-/**
- * One person as the directory answers a domain node (node/federation/directory.ts's Person); or, in a
- * search, an app's bot at the asking node (`app: true`: directory-bots.ts).
- */
-export type DirectoryPerson = {
-  name: string;
-  username: string;
-  address: string;
-  addresses: string[];
-  units: string[];
-  app?: true;
-};
+/** One person as the directory answers a domain node (protocol/directory-person.ts). */
+export type { DirectoryPerson };
 
 /** Who asks: the domain node's name, and the registry whose policy says which domains it may see. */
 export type DirectoryAsker = { origin: string; registry: Registry };

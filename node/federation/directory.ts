@@ -8,6 +8,7 @@ import { actorOf, bearerAuth } from '../http/bearer.ts';
 import { paceDirectorySearch, type PersonLimits } from '../limits/person-limits.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import type { DirectoryPerson } from '../../protocol/directory-person.ts';
 
 /** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
 const querySchema = z
@@ -21,15 +22,8 @@ const querySchema = z
     path: ['q'],
   });
 
-/** A person, or (in a search only) an app's bot at this node, marked `app` (gateway/federation/directory-bots.ts). */
-export type Person = {
-  name: string;
-  username: string;
-  address: string;
-  addresses: string[];
-  units: string[];
-  app?: true;
-};
+/** A person, or (in a search only) an app's bot at this node (protocol/directory-person.ts). */
+export type Person = DirectoryPerson;
 
 /** How this node reaches the campus directory at its gateway (signed as the node). */
 export type GatewayDirectory = { domain: string; gatewayIssuer: string; signingKey: () => Promise<PrivateKeyJwk> };

@@ -1,25 +1,21 @@
 import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { AtriumError, type UploadedAttachment } from '../../../sdk/client.ts';
+import type { DirectoryPerson } from '../../../protocol/directory-person.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
 
-export type Person = {
-  name: string;
-  username: string;
-  /** The person's home address, used to start chats with them. */
-  address: string;
-  addresses: string[];
-  units: string[];
+/**
+ * A person as a node's directory answers (protocol/directory-person.ts; `address` is their home address,
+ * used to start chats with them), with where this page found them. An app's bot (`app`, found by a search
+ * only) is at each node by its own address (`slug@domain`), so each node's is found apart, reachable from
+ * that node alone.
+ */
+export type Person = DirectoryPerson & {
   /** The first of this person's own domains whose directory found them (home first). */
   via: string;
   /** All of this person's own domains whose directory found them: their policy lets them talk. */
   reachableFrom: string[];
-  /**
-   * An app's bot rather than a person (found by a search only): it is at each node by its own address
-   * (`slug@domain`), so each node's is found apart, reachable from that node alone.
-   */
-  app?: true;
 };
 
 /**

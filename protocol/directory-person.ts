@@ -1,0 +1,14 @@
+/**
+ * A person as the gateway's directory answers a domain node (`GET /federation/v1/directory`) and the node
+ * passes on to its clients (`GET /api/v1/directory`): their name, username, home address first among the
+ * addresses of the domains the asker may see, and units. In a search only, an app's bot at the asking
+ * node is answered too, marked `app`, so that nobody takes it for a person.
+ */
+export type DirectoryPerson = {
+  name: string;
+  username: string;
+  address: string;
+  addresses: string[];
+  units: string[];
+  app?: true;
+};
