@@ -5,6 +5,7 @@ import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import type { GatewayContext } from '../context.ts';
 import { hostCookieName, hostCookiePath } from '../http/host-cookies.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
+import { serviceName } from '../place.ts';
 
 /**
  * A sign-in that is over (finished, cancelled, expired, or started in another browser) once its page is
@@ -52,7 +53,7 @@ function keptClientId(provider: Provider, req: Request): string | null {
  */
 export async function wayOn(ctx: GatewayContext, provider: Provider, req: Request): Promise<WayOn> {
   const clientId = keptClientId(provider, req);
-  if (clientId === PORTAL_CLIENT_ID) return { href: '/', label: 'Go to Atrium' };
+  if (clientId === PORTAL_CLIENT_ID) return { href: '/', label: `Go to ${serviceName(ctx.place)}` };
   if (clientId === CONSOLE_CLIENT_ID) return { href: '/admin', label: 'Go to the admin console' };
   if (clientId) {
     const app = await ctx.models.App.findOne({ where: { clientId, disabled: false } });

@@ -1,5 +1,6 @@
 import type { GatewayContext } from '../context.ts';
 import { ensureFirstPartyClient, firstPartyClientSecret } from '../oidc/first-party-client.ts';
+import { serviceName } from '../place.ts';
 
 export const PORTAL_CLIENT_ID = 'atrium-portal';
 
@@ -10,11 +11,12 @@ export function portalClientSecret(secretKey: string): string {
 /** Where the gateway tells its own portal of a logout: the gateway itself, not a URL an administrator registered. */
 export const portalBackchannelLogoutUri = (issuer: string) => `${issuer}/portal/backchannel-logout`;
 
-export function portalClientMetadata(issuer: string, secretKey: string) {
+/** `name` is what the sign-in and consent pages say the person continues to: the campus's name, or Atrium. */
+export function portalClientMetadata(issuer: string, secretKey: string, name = 'Atrium') {
   return {
     client_id: PORTAL_CLIENT_ID,
     client_secret: portalClientSecret(secretKey),
-    client_name: 'Atrium',
+    client_name: name,
     redirect_uris: [`${issuer}/portal/callback`],
     post_logout_redirect_uris: [`${issuer}/portal/signed-out`],
     grant_types: ['authorization_code', 'refresh_token'],
@@ -38,6 +40,10 @@ export function ensurePortalClient(
   issuer: string,
   secretKey: string,
 ): Promise<'created' | 'updated' | 'unchanged'> {
-  const client = { clientId: PORTAL_CLIENT_ID, metadata: portalClientMetadata(issuer, secretKey), auditAs: 'portal' };
+  const client = {
+    clientId: PORTAL_CLIENT_ID,
+    metadata: portalClientMetadata(issuer, secretKey, serviceName(ctx.place)),
+    auditAs: 'portal',
+  };
   return ensureFirstPartyClient(ctx, client, issuer);
 }

@@ -89,10 +89,13 @@ export class PortalApp implements ViewHost {
   #dirtyView = false;
   /** Notices on screen by their words and link: the same one again shows longer, not twice. */
   #shownToasts = new Map<string, { item: HTMLElement; timer: ReturnType<typeof setTimeout> }>();
+  /** What the page calls the place, as the server put it in the page: the campus's name, else "Atrium". */
+  #name: string;
 
   constructor(root: HTMLElement, chat: Chat) {
     this.#chat = chat;
     this.#root = root;
+    this.#name = root.dataset.name || 'Atrium';
     this.#list = h('ul', { class: 'conversation-list', id: 'conversations' });
     this.#pane = h('main', { class: 'pane', id: 'pane', tabindex: -1 });
     this.#connection = h('p', { class: 'connection', id: 'connection', role: 'status', 'data-state': 'connecting' });
@@ -116,8 +119,8 @@ export class PortalApp implements ViewHost {
         'header',
         { class: 'topbar' },
         // The top of the page's headings, for those who move by them; the brand shows the same word (not on a phone).
-        h('h1', { class: 'visually-hidden' }, 'Atrium'),
-        h('span', { class: 'brand', 'aria-hidden': 'true' }, 'Atrium'),
+        h('h1', { class: 'visually-hidden' }, this.#name),
+        h('span', { class: 'brand', 'aria-hidden': 'true' }, this.#name),
         this.#connection,
         h(
           'nav',
@@ -473,14 +476,14 @@ export class PortalApp implements ViewHost {
 
   /**
    * The tab's title, which a screen reader reads on each view and the browser lists among tabs: the view or
-   * conversation shown, after the count of unread messages ("(2) Bob Martin · Atrium").
+   * conversation shown, after the count of unread messages, then the place ("(2) Bob Martin · Atrium").
    */
   #drawTitle(): void {
     const unread = [...this.#chat.entries.values()].reduce((n, e) => n + e.conv.unread, 0);
     const route = this.#route;
     const entry = route.view === 'conversation' ? this.#chat.entries.get(route.key) : undefined;
     const view = entry ? this.#chat.title(entry) : VIEW_TITLES[route.view];
-    document.title = `${unread > 0 ? `(${unread}) ` : ''}${view ? `${view} · ` : ''}Atrium`;
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${view ? `${view} · ` : ''}${this.#name}`;
   }
 
   /**
@@ -553,7 +556,7 @@ export class PortalApp implements ViewHost {
     this.#pane.replaceChildren();
     this.#announcer.replaceChildren();
     this.#toasts.replaceChildren();
-    document.title = 'Atrium';
+    document.title = this.#name;
     this.#root.inert = true;
     const [title, text] =
       why === 'access_ended'

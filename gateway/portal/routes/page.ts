@@ -4,6 +4,7 @@ import type { Bundler } from '../bundle.ts';
 import { portalCsp } from '../csp.ts';
 import { allNodeUrls } from '../profile.ts';
 import { forgetReturnTo } from '../../http/return-to.ts';
+import { serviceName } from '../../place.ts';
 
 /** Icons that are images at an app's own address (an administrator registered them). */
 async function appIconUrls(ctx: GatewayContext): Promise<string[]> {
@@ -27,7 +28,7 @@ export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | nu
     res.set({ 'Content-Security-Policy': portalCsp(nodes, icons), 'Cache-Control': 'no-store' });
     res.render('portal', {
       layout: false,
-      title: 'Atrium',
+      title: serviceName(ctx.place),
       script: script.path,
       stylesheet: deps.bundler.stylesheet(),
     });
