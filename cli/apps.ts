@@ -2,7 +2,8 @@ import { deleteApp } from '../gateway/apps-registry/delete-app.ts';
 import { getApp, listApps } from '../gateway/apps-registry/list-apps.ts';
 import type { PresentedApp } from '../gateway/apps-registry/present-app.ts';
 import { registerApp } from '../gateway/apps-registry/register-app.ts';
-import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-registry/rotate-secrets.ts';
+import { rotateCallbackSecret, rotateClientSecret, type Rotated } from '../gateway/apps-registry/rotate-secrets.ts';
+import { secretGraces, type SecretGraces } from '../gateway/apps-registry/secret-graces.ts';
 import { DEFAULT_GRACE_SECONDS, parseGrace } from '../gateway/apps-registry/grace.ts';
 import { callbackSecretSealer } from '../gateway/apps-registry/secrets.ts';
 import { changeAppStatus } from '../gateway/apps-registry/set-app-disabled.ts';
@@ -74,7 +75,7 @@ function oneLine(text: string): string {
   return showingControlCharacters(text.replace(/[\t\n\v\f\r\u0085\u2028\u2029]+/g, ' ').trim());
 }
 
-function describe(app: PresentedApp): string {
+function describe(app: PresentedApp, graces?: SecretGraces): string {
   const settings: [string, string][] = [
     ['icon', app.icon ? oneLine(app.icon) : '-'],
     ['description', app.description ? oneLine(app.description) : '-'],
@@ -88,6 +89,12 @@ function describe(app: PresentedApp): string {
     ['visible to', visibleTo(app, 'role ', ', ')],
     ['first-party', `${app.firstParty ? 'yes' : 'no'}   bot: ${app.botEnabled ? `yes (${app.slug}@<domain>)` : 'no'}`],
   ];
+  for (const [label, until] of [
+    ['client secret', graces?.clientSecretPreviousUntil],
+    ['callback secret', graces?.callbackSecretPreviousUntil],
+  ] as const) {
+    if (until) settings.push([label, `the previous secret keeps working until ${utcText(new Date(until))}`]);
+  }
   const width = Math.max(...settings.map(([label]) => label.length)) + 3;
   return [
     `${app.name} (${app.slug})${app.disabled ? ' [disabled]' : ''}`,
@@ -220,8 +227,11 @@ export const appCommands: CommandGroup = {
     summary: "Shows one app's settings (never its secrets).",
     args: ['SLUG'],
     async run(args, io) {
-      const app = await withSession(io, ({ ctx }) => getApp(ctx, args.positionals[0]!));
-      return { json: app, text: describe(app) };
+      const { app, graces } = await withSession(io, async ({ ctx }) => ({
+        app: await getApp(ctx, args.positionals[0]!),
+        graces: await secretGraces(ctx, args.positionals[0]!),
+      }));
+      return { json: { ...app, ...graces }, text: describe(app, graces) };
     },
   },
 
@@ -306,7 +316,7 @@ export const appCommands: CommandGroup = {
         );
         return {
           json: result,
-          text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}\n${oldOneWorks('callback', result.previousSecretWorksUntil)}`,
+          text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}\n${oldOneWorks('callback', result)}`,
         };
       }
       const result = await withSession(io, ({ ctx }) =>
@@ -314,7 +324,7 @@ export const appCommands: CommandGroup = {
       );
       return {
         json: result,
-        text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}\n${oldOneWorks('client', result.previousSecretWorksUntil)}`,
+        text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}\n${oldOneWorks('client', result)}`,
       };
     },
   },
@@ -333,7 +343,10 @@ function graceOption(args: Args): number {
 }
 
 /** Until when the replaced secret works, as the operator needs to plan the app's redeployment. */
-function oldOneWorks(which: 'client' | 'callback', until: string | null): string {
+function oldOneWorks(which: 'client' | 'callback', { previousSecretWorksUntil: until, graceKept }: Rotated): string {
+  if (until && graceKept) {
+    return `The ${which} secret made at the last rotation stopped working now. The one before it, which the app most likely still uses, keeps working until ${utcText(new Date(until))}, as before; give the app the new one before then.`;
+  }
   if (!until) return `The old ${which} secret stopped working at once.`;
   return `The old ${which} secret keeps working until ${utcText(new Date(until))}; give the app the new one before then.`;
 }

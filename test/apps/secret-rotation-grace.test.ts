@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { QueryTypes } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
+import { utcText } from '../../core/utc-text.ts';
 import { appForNode } from '../../gateway/apps-registry/app-for-node.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { sweepExpiredPayloads } from '../../gateway/oidc/adapter.ts';
@@ -93,12 +94,40 @@ describe('rotating a client secret with a grace', () => {
     expect(await storedClient(app.clientId)).not.toContain('client_secret_previous');
   });
 
-  it('keeps only the secret just replaced: a second rotation ends the first secret at once', async () => {
+  it('keeps the original secret working to the end of its grace when rotated again within it', async () => {
     const app = await register(gateway, { name: 'Sports', redirectUris: [REDIRECT], botEnabled: true });
-    const second = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 60 });
-    const third = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 60 });
+    const second = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 8 });
+    // The secret shown once is lost: the administrator rotates again.
+    const third = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 3600 });
+    // The running app, still on the original secret, signs people in and gets bot tokens as promised.
+    expect(await botTokenWith(app.clientId, app.clientSecret)).toBeTruthy();
+    const { tokens } = await codeFlow(await discover(gateway.issuer, app.clientId, app.clientSecret), REDIRECT, 'bob');
+    expect(tokens.access_token).toBeTruthy();
+    // Until the end first promised, not a new one.
+    expect(third.previousSecretWorksUntil).toBe(second.previousSecretWorksUntil);
+    expect(third.graceKept).toBe(true);
+    // The secret shown in between, never confirmed in use, stops; the newest works.
+    await refusedWith(app.clientId, second.clientSecret);
+    expect(await botTokenWith(app.clientId, third.clientSecret)).toBeTruthy();
+    const rotations = await audited('app.rotate_client_secret', app.slug);
+    expect(rotations.map((r) => JSON.parse(r.details!))).toContainEqual({
+      previousSecretWorksUntil: second.previousSecretWorksUntil,
+      graceKept: true,
+    });
+
+    await pastGrace(second.previousSecretWorksUntil);
     await refusedWith(app.clientId, app.clientSecret);
-    expect(await botTokenWith(app.clientId, second.clientSecret)).toBeTruthy();
+    expect(await botTokenWith(app.clientId, third.clientSecret)).toBeTruthy();
+  }, 60_000);
+
+  it('ends every earlier secret at once when rotated without a grace within another', async () => {
+    const app = await register(gateway, { name: 'Chess Club', redirectUris: [REDIRECT], botEnabled: true });
+    const second = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 3600 });
+    const third = await rotateClientSecret(asOperator(gateway), app.slug, { graceSeconds: 0 });
+    expect(third.previousSecretWorksUntil).toBeNull();
+    expect(third.graceKept).toBe(false);
+    await refusedWith(app.clientId, app.clientSecret);
+    await refusedWith(app.clientId, second.clientSecret);
     expect(await botTokenWith(app.clientId, third.clientSecret)).toBeTruthy();
   });
 });
@@ -200,6 +229,38 @@ describe('rotating a callback secret with a grace', () => {
     }
   });
 
+  it('keeps signing with the original secret when rotated again within its grace', async () => {
+    const endpoint = await callbackEndpoint();
+    try {
+      const app = await register(gateway, {
+        name: 'Locker Hire',
+        redirectUris: [REDIRECT],
+        botEnabled: true,
+        interactionCallbackUrl: 'https://lockers.campus.example/cb',
+      });
+      const original = app.callbackSecret!;
+      const second = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway), {
+        graceSeconds: 3600,
+      });
+      const third = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway), {
+        graceSeconds: 3600,
+      });
+
+      await click(app.slug, endpoint.url);
+      const request = endpoint.received[0]!;
+      // The app still verifying with the original secret takes the click, old verifier or new.
+      expect(await verifies(original, request)).toBe(true);
+      expect(verifiesAsBefore(original, request)).toBe(true);
+      expect(await verifies(third.callbackSecret, request)).toBe(true);
+      expect(await verifies(second.callbackSecret, request)).toBe(false);
+      // Until the end first promised, not a new one.
+      expect(third.previousSecretWorksUntil).toBe(second.previousSecretWorksUntil);
+      expect(third.graceKept).toBe(true);
+    } finally {
+      endpoint.server.close();
+    }
+  });
+
   it('signs with the new secret alone at once with a grace of 0', async () => {
     const endpoint = await callbackEndpoint();
     try {
@@ -242,12 +303,21 @@ describe('what operators are told of a rotation', () => {
     // The secret before this one still signs the app in.
     expect(await botTokenWith(app.clientId, app.clientSecret)).toBeTruthy();
 
-    const json = jsonOf(await runAtrium(gateway.db, ['apps', 'rotate-secret', 'printing', '--grace', '2h', '--json']));
-    expect(Date.parse(json.previousSecretWorksUntil) - Date.now()).toBeGreaterThan(119 * 60_000);
-    expect(Date.parse(json.previousSecretWorksUntil) - Date.now()).toBeLessThan(121 * 60_000);
-    // The one before the previous no longer works: only the secret just replaced overlaps.
-    await refusedWith(app.clientId, app.clientSecret);
-    expect(await botTokenWith(app.clientId, secret)).toBeTruthy();
+    // `apps show` says until when the previous secret works.
+    const show = await runAtrium(gateway.db, ['apps', 'show', 'printing']);
+    expect(show.stdout).toMatch(new RegExp(`client secret: +the previous secret keeps working until ${until} UTC`));
+    expect(show.stdout).not.toContain('callback secret:');
+
+    // Rotated again within the grace (the new secret lost): the original keeps its end, as promised.
+    const again = await runAtrium(gateway.db, ['apps', 'rotate-secret', 'printing', '--grace', '2h']);
+    expect(again.stdout).toContain(
+      `The client secret made at the last rotation stopped working now. The one before it, which the app most likely still uses, keeps working until ${until} UTC, as before; give the app the new one before then.`,
+    );
+    expect(await botTokenWith(app.clientId, app.clientSecret)).toBeTruthy();
+    await refusedWith(app.clientId, secret);
+    const shown = jsonOf(await runAtrium(gateway.db, ['apps', 'show', 'printing', '--json']));
+    expect(utcText(new Date(shown.clientSecretPreviousUntil))).toBe(`${until} UTC`);
+    expect(shown.callbackSecretPreviousUntil).toBeNull();
 
     const now = await runAtrium(gateway.db, ['apps', 'rotate-secret', 'printing', '--callback', '--grace', '0']);
     expect(now.stdout).toContain('The old callback secret stopped working at once.');
@@ -293,5 +363,65 @@ describe('what operators are told of a rotation', () => {
     await refusedWith(app.clientId, previous);
     await refusedWith(app.clientId, app.clientSecret);
     expect(await botTokenWith(app.clientId, newest)).toBeTruthy();
+  }, 60_000);
+
+  it("the app's page shows until when each previous secret works, and a second rotation keeps it", async () => {
+    const app = await register(gateway, {
+      name: 'Bike Racks',
+      slug: 'bike-racks',
+      redirectUris: [REDIRECT],
+      botEnabled: true,
+      interactionCallbackUrl: 'https://bikes.campus.example/cb',
+    });
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
+    const pageUrl = `${gateway.issuer}/admin/apps/bike-racks`;
+    const before = await agent.navigate(pageUrl);
+    expect(before.html).not.toContain('The previous secret keeps working');
+
+    const kept = await submitFilled(
+      agent,
+      before,
+      filledFormWithAction(before, '/admin/apps/bike-racks/rotate-secret'),
+      {
+        understood: 'yes',
+        when: 'grace',
+      },
+    );
+    const until = /id="previous-until"[^>]*>[^<]*<time datetime="([^"]+)"/.exec(kept.html)![1]!;
+    const lost = /data-secret="client">([\w-]{43})</.exec(kept.html)![1]!;
+    const callback = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway), {
+      graceSeconds: 7200,
+    });
+
+    const during = await agent.navigate(pageUrl);
+    const graceOf = (id: string) => new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</p>`).exec(during.html)?.[1] ?? '';
+    expect(graceOf('client-previous-until')).toContain(
+      `The previous secret keeps working until <time datetime="${until}"`,
+    );
+    expect(graceOf('callback-previous-until')).toContain(
+      `The previous secret keeps working until <time datetime="${callback.previousSecretWorksUntil}"`,
+    );
+
+    // The secret shown once was lost: rotated again from the console.
+    const again = await submitFilled(
+      agent,
+      during,
+      filledFormWithAction(during, '/admin/apps/bike-racks/rotate-secret'),
+      {
+        understood: 'yes',
+        when: 'grace',
+      },
+    );
+    const said = /id="previous-until"[^>]*>([\s\S]*?)<\/p>/.exec(again.html)?.[1] ?? '';
+    expect(said).toContain('The client secret made at the last rotation stopped working now.');
+    expect(said).toContain(`keeps working until <time datetime="${until}"`);
+    expect(await botTokenWith(app.clientId, app.clientSecret)).toBeTruthy();
+    await refusedWith(app.clientId, lost);
+    const newest = /data-secret="client">([\w-]{43})</.exec(again.html)![1]!;
+    expect(await botTokenWith(app.clientId, newest)).toBeTruthy();
+    const after = await agent.navigate(pageUrl);
+    expect(after.html).toMatch(
+      new RegExp(`id="client-previous-until"[^>]*>The previous secret keeps working until <time datetime="${until}"`),
+    );
   }, 60_000);
 });

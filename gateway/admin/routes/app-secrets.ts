@@ -21,6 +21,8 @@ const shownSchema = z.object({
   slugTaken: z.object({ slug: z.string(), reason: z.string() }).optional(),
   /** Until when the secret just replaced keeps working (ISO 8601); null when it stopped at once. */
   previousUntil: z.string().nullable().optional(),
+  /** A rotation within another's grace kept it: the secret shown at that rotation stopped at once. */
+  graceKept: z.boolean().optional(),
 });
 type Shown = z.infer<typeof shownSchema>;
 
@@ -111,8 +113,12 @@ export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSea
     const app = await understood(req, res, kit, 'rotate', refuse);
     if (app === null) return;
     const options = { graceSeconds: graceChosen(req) };
-    const { slug, clientSecret, previousSecretWorksUntil } = await rotateClientSecret(kit.context(req), app, options);
-    const shown = { kind: 'client', clientSecret, previousUntil: previousSecretWorksUntil } as const;
+    const { slug, clientSecret, previousSecretWorksUntil, graceKept } = await rotateClientSecret(
+      kit.context(req),
+      app,
+      options,
+    );
+    const shown = { kind: 'client', clientSecret, previousUntil: previousSecretWorksUntil, graceKept } as const;
     showSecretsOnce(req, res, sealers.shownSecrets, slug, shown);
   });
 
@@ -121,8 +127,8 @@ export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSea
     if (app === null) return;
     const options = { graceSeconds: graceChosen(req) };
     const rotated = await rotateCallbackSecret(kit.context(req), app, sealers.callbackSecrets, options);
-    const { slug, callbackSecret, previousSecretWorksUntil } = rotated;
-    const shown = { kind: 'callback', callbackSecret, previousUntil: previousSecretWorksUntil } as const;
+    const { slug, callbackSecret, previousSecretWorksUntil, graceKept } = rotated;
+    const shown = { kind: 'callback', callbackSecret, previousUntil: previousSecretWorksUntil, graceKept } as const;
     showSecretsOnce(req, res, sealers.shownSecrets, slug, shown);
   });
 }

@@ -24,6 +24,7 @@ import {
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
+import { secretGraces } from '../../apps-registry/secret-graces.ts';
 import { appSecretRoutes, showSecretsOnce, type AppSealers, type Unticked } from './app-secrets.ts';
 import { appStatusNotice } from './app-status-notice.ts';
 import { mergeShown, shownIn, shownJson, staleFormFailure, type FormFields } from '../shown-form.ts';
@@ -240,6 +241,7 @@ function appFormRenderer(kit: ConsoleKit) {
         lineErrors: failure?.lineErrors ?? {},
         notice: failure?.notice,
         unticked,
+        graces: app ? await secretGraces(ctx, app.slug) : null,
       },
       Object.keys(unticked).length > 0 ? 400 : failure?.status,
     );
