@@ -276,6 +276,10 @@ export class Chat extends Emitter<ChatEvents> {
   #nameQueue = new Set<string>();
   /** Addresses whose names were asked of the directory and not yet answered. */
   #unnamed = new Set<string>();
+  /** Addresses the campus directory says are apps' bots (`app`), found by a search or asked of it. */
+  #apps = new Set<string>();
+  /** Direct peers the directory was asked whether they are an app, once each per page. */
+  #appsAsked = new Set<string>();
   #resolving = false;
   #ended = false;
   /** Conversations this page asked to leave: their going is the person's own doing. */
@@ -1277,6 +1281,7 @@ export class Chat extends Emitter<ChatEvents> {
   async people(query: string): Promise<Person[]> {
     const found = await findPeople(this.me, query);
     this.#learnPeople(found);
+    for (const person of found) if (person.app) this.#apps.add(person.address);
     const unknown = [...new Set(found.flatMap((p) => p.units))].filter((path) => !this.unitLabels.has(path));
     // Without the names the people are still shown, each unit by its path.
     const labels = unknown.length > 0 ? await fetchUnitLabels(unknown).catch(() => []) : [];
@@ -1468,8 +1473,38 @@ export class Chat extends Emitter<ChatEvents> {
    * page cannot know who is online (nor hear who left): it shows none rather than what it last heard.
    */
   presenceOf(entry: Entry, address: string): Presence | undefined {
-    if (entry.appNames.has(address) || this.clients.get(entry.domain)?.state !== 'online') return undefined;
+    if (this.isApp(entry, address) || this.clients.get(entry.domain)?.state !== 'online') return undefined;
     return this.presence.get(address);
+  }
+
+  /**
+   * Whether an address is an app's bot: it said so in a message here (its sender kind), or the campus
+   * directory marks it `app` (a search found it, or the page asked about a direct peer it does not know
+   * as a person: #askIfApp). Such a peer has no presence and sends no delivered receipts.
+   */
+  isApp(entry: Entry, address: string): boolean {
+    return entry.appNames.has(address) || this.#apps.has(address);
+  }
+
+  /** The app's name for a bot, as it named itself here or as the directory gave it. */
+  appName(entry: Entry, address: string): string | undefined {
+    if (!this.isApp(entry, address)) return undefined;
+    return entry.appNames.get(address) ?? this.names.get(address) ?? localPart(address);
+  }
+
+  /**
+   * A direct peer the directory does not know as a person may be an app's bot (whose slug is no one's
+   * username): a search by its whole address finds it, marked `app`, at its node. Asked once per page.
+   */
+  async #askIfApp(address: string): Promise<void> {
+    if (this.#appsAsked.has(address) || this.#apps.has(address)) return;
+    this.#appsAsked.add(address);
+    const found = await findPeople(this.me, address).catch(() => [] as Person[]);
+    const app = found.find((p) => p.app && p.address === address);
+    if (!app || this.#ended) return;
+    this.#learnPeople([app]);
+    this.#apps.add(address);
+    this.emit('names', undefined);
   }
 
   sorted(): Entry[] {
@@ -1484,7 +1519,7 @@ export class Chat extends Emitter<ChatEvents> {
     for (const entry of this.entries.values()) {
       const peer = this.peerOf(entry);
       // Each conversation's node answers for its peer, of its own domain or (asking there) of another.
-      if (peer && entry.domain === domain && !entry.appNames.has(peer)) addresses.add(peer);
+      if (peer && entry.domain === domain && !this.isApp(entry, peer)) addresses.add(peer);
     }
     if (addresses.size === 0) return;
     const result = await client.presence([...addresses]).catch(() => [] as Presence[]);
@@ -1542,9 +1577,12 @@ export class Chat extends Emitter<ChatEvents> {
         if (batch.size === 0) continue;
         const people = await lookUpPeople(this.me, [...batch.keys()]).catch(() => [] as Person[]);
         this.#learnPeople(people);
+        const peers = new Set([...this.entries.values()].map((e) => this.peerOf(e)));
         for (const address of [...batch.values()].flat()) {
           this.#unnamed.delete(address);
-          if (!this.names.has(address)) this.names.set(address, localPart(address));
+          if (this.names.has(address)) continue;
+          this.names.set(address, localPart(address));
+          if (peers.has(address)) void this.#askIfApp(address);
         }
         this.emit('names', undefined);
       }

@@ -510,11 +510,11 @@ export class ConversationView {
    * A direct conversation with an app's bot: its app reads its conversations (over HTTP, or live on a
    * socket of its bot's: docs/protocol.md, "Bots"), and is told when someone presses a button on its cards.
    * The person is told so before typing anything private. Said once the page knows the peer is an app (it
-   * has named itself on an entry here); text can still be sent.
+   * has named itself on an entry here, or the directory says so: Chat.isApp); text can still be sent.
    */
   #drawAppNote(): void {
     const peer = this.entry.conv.kind === 'direct' ? this.#chat.peerOf(this.entry) : undefined;
-    const app = peer ? this.entry.appNames.get(peer) : undefined;
+    const app = peer ? this.#chat.appName(this.entry, peer) : undefined;
     this.#appNote.hidden = app === undefined || this.#ended;
     const text = app
       ? `${app} is an app: it can read what is written here, and answers through the buttons on its cards.`

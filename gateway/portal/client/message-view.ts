@@ -35,6 +35,10 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
     };
   if (delivered.length === total)
     return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
+  // An app's bot holds no device to say it has a message: its node has it, which is all there is to wait for.
+  const peer = chat.peerOf(entry);
+  if (peer && chat.isApp(entry, peer))
+    return { state: 'sent', label: 'Sent', detail: `Sent to ${chat.appName(entry, peer)}, an app` };
   return { state: 'sent', label: 'Sent', detail: 'Not yet delivered' };
 }
 
