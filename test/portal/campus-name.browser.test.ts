@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { pageErrors } from '../helpers/page-errors.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, DESKTOP, launchChromium } from './browser.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
+import { operator } from '../../gateway/context.ts';
+import { chromiumMissing, DESKTOP, launchChromium, signInToPortal } from './browser.ts';
 
 /** With an apostrophe and an ampersand, which the tab and the top bar must show as written. */
 const CAMPUS = "St. Mary's College of Arts & Sciences";
 
 let named: TestGateway;
 let plain: TestGateway;
+let eng: TestNode;
 let browser: Browser;
 
 beforeAll(async () => {
@@ -18,11 +22,14 @@ beforeAll(async () => {
     startTestGateway('portal-campus-named', { CAMPUS_NAME: CAMPUS }),
     startTestGateway('portal-campus-plain'),
   ]);
+  // Chat comes online, and ends when the session does, only with the person's node running.
+  eng = await startTestNode(named, 'eng.campus.test');
   browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
+  await eng?.stop();
   await Promise.all([named?.stop(), plain?.stop()]);
 });
 
@@ -54,6 +61,14 @@ describe.skipIf(chromiumMissing)('the portal’s tab and top bar', () => {
     await expect.poll(() => page.title()).toBe(`Apps · ${CAMPUS}`);
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+
+  it('name the campus after the session ends, when chat closes', { timeout: 60_000 }, async () => {
+    const { page, context } = await signInToPortal(browser, named.issuer, 'alice');
+    await signOutEverywhere({ ...named.context(null), actor: operator('test') }, 'alice');
+    await page.waitForSelector('#app[data-state=ended]', { timeout: 15_000 });
+    expect(await page.title()).toBe(CAMPUS);
+    await context.close();
   });
 
   it('say Atrium, as before, where it is not', { timeout: 60_000 }, async () => {

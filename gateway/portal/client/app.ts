@@ -479,6 +479,12 @@ export class PortalApp implements ViewHost {
    * conversation shown, after the count of unread messages, then the place ("(2) Bob Martin · Atrium").
    */
   #drawTitle(): void {
+    // Once the session ended, a list or view redrawn after it (a frame already asked for) names nothing of
+    // the person's chats in the tab either: only the place, as #ended left it.
+    if (this.#root.dataset.state === 'ended') {
+      document.title = this.#name;
+      return;
+    }
     const unread = [...this.#chat.entries.values()].reduce((n, e) => n + e.conv.unread, 0);
     const route = this.#route;
     const entry = route.view === 'conversation' ? this.#chat.entries.get(route.key) : undefined;
