@@ -5,6 +5,7 @@ import type { GatewayContext } from '../context.ts';
 import type { OidcPayload } from '../models/index.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
 import { atSentenceStart, deviceWords } from './device-words.ts';
+import { serviceName } from '../place.ts';
 
 /**
  * How the portal's sessions are bound to a gateway session: by the portal's sid in it, which the ids of
@@ -72,15 +73,17 @@ export function readSession(row: Pick<OidcPayload, 'payload'>) {
 export const isCurrent = (portal: PortalSessions, userId: string, portalSid: string | null) =>
   portalSid !== null && portal.prefixesOf(userId, portalSid).some((prefix) => portal.current.startsWith(prefix));
 
-// The gateway's own relying parties, which the registry does not list.
-const OWN_APPS = new Map([
-  [PORTAL_CLIENT_ID, 'Atrium portal and chat'],
-  [CONSOLE_CLIENT_ID, 'Admin console'],
-]);
+// The gateway's own relying parties, which the registry does not list: the portal named by the campus.
+const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
+const ownApps = (ctx: GatewayContext) =>
+  new Map([
+    [PORTAL_CLIENT_ID, `${serviceName(ctx.place)} portal and chat`],
+    [CONSOLE_CLIENT_ID, 'Admin console'],
+  ]);
 
 /** The apps' names, the gateway's own first; an app deleted since is left out. */
 async function appNames(ctx: GatewayContext, clientIds: string[]): Promise<Map<string, string>> {
-  const others = clientIds.filter((id) => !OWN_APPS.has(id));
+  const others = clientIds.filter((id) => !OWN_CLIENTS.has(id));
   const apps =
     others.length === 0
       ? []
@@ -89,7 +92,7 @@ async function appNames(ctx: GatewayContext, clientIds: string[]): Promise<Map<s
           attributes: ['clientId', 'name'],
           transaction: ctx.tx,
         });
-  return new Map([...OWN_APPS, ...apps.map((app) => [app.clientId, app.name] as const)]);
+  return new Map([...ownApps(ctx), ...apps.map((app) => [app.clientId, app.name] as const)]);
 }
 
 /**

@@ -48,6 +48,7 @@ describe('a gateway with CAMPUS_NAME, on the portal’s and the account’s page
     expect(devices).toContain(`it is signed out of ${CAMPUS} and of its apps at once`);
     // A second browser of hers is listed with its sign-out form, which asks her to confirm what it does.
     expect(devices).toContain(`is signed out of ${CAMPUS} and its apps at once.`);
+    expect(devices).toContain(`Signed in to: ${CAMPUS} portal and chat`);
   });
 
   it('leads from a portal sign-in that is over back to the campus', async () => {

@@ -6,6 +6,7 @@ import { listSignedInDevices, type ConsoleSessions, type PortalSessions } from '
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import type { SessionTagging } from '../session-ids.ts';
 import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts';
+import { serviceName } from '../../place.ts';
 
 export type AccountDevicesDeps = SecuritySectionDeps & {
   tagging: SessionTagging;
@@ -64,8 +65,9 @@ export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
     deps.post(async (req, _res, user) => {
       const { session, understood } = parseInput(signOutForm, req.body, 'Choose a device to sign out.');
       if (understood !== 'yes') throw new NotUnderstoodError('sign out that device', 'No device was signed out.');
-      const { name } = await signOutDevice(deps.context(req), user, session, portalOf(req), consoleSessions);
-      return `Signed out ${name}: it is signed out of Atrium and of its apps, and its open chats were closed.`;
+      const ctx = deps.context(req);
+      const { name } = await signOutDevice(ctx, user, session, portalOf(req), consoleSessions);
+      return `Signed out ${name}: it is signed out of ${serviceName(ctx.place)} and of its apps, and its open chats were closed.`;
     }, 'devices'),
   );
 
