@@ -126,7 +126,9 @@ describe('signing in with a directory password', () => {
     const locked = await attempt('otto', people.otto.password);
     expect(locked.status).toBe(429);
     expect(locked.html).toContain('Too many failed attempts');
-    expect(locked.headers.get('retry-after')).toBe('600');
+    // The lockout's ten minutes, less the moments the failures themselves took on a busy machine.
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(590);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(600);
     expect(ldap.binds(dnOf(otto()))).toBe(binds);
     expect(ldap.binds()).toBe(all);
     // With the directory stopped the answer is the same: the lockout is decided before any bind is tried.
