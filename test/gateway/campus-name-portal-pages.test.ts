@@ -25,6 +25,10 @@ describe('a gateway with CAMPUS_NAME, on the portal’s and the account’s page
     expect(htmlText(/<title>([^<]*)<\/title>/.exec(page.html)?.[1] ?? '')).toBe(CAMPUS);
     // The script reads the name from the page (escaped there like any text), not from a script of its own.
     expect(page.html).toContain('data-name="St. Mary&#x27;s College of Arts &amp; Sciences"');
+    // Without JavaScript, too, the page names the campus's portal.
+    expect(htmlText(/<noscript>([\s\S]*?)<\/noscript>/.exec(page.html)?.[1] ?? '')).toContain(
+      `The ${CAMPUS} portal needs JavaScript.`,
+    );
   });
 
   it('says the portal’s sign-out signed out of the campus', async () => {

@@ -60,6 +60,15 @@ describe.skipIf(chromiumMissing)('the portal’s tab and top bar', () => {
     await page.click('a[data-nav="#/apps"]');
     await expect.poll(() => page.title()).toBe(`Apps · ${CAMPUS}`);
     expect(errors).toEqual([]);
+
+    // Signed out in another tab of the same browser: this one says whose session ended.
+    const other = await page.context().newPage();
+    await other.goto(`${named.issuer}/`);
+    await other.waitForSelector('#app[data-state=ready]', { timeout: 15_000 });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await other.waitForSelector('.ended', { timeout: 15_000 });
+    expect(await other.locator('.ended').textContent()).toContain(`Your ${CAMPUS} session ended`);
+    expect(await other.locator('.ended').textContent()).not.toContain('Atrium');
     await page.context().close();
   });
 

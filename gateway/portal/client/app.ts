@@ -570,7 +570,7 @@ export class PortalApp implements ViewHost {
             'Your sign-in was ended',
             'Your password was changed or reset, you were signed out everywhere, or your access was ended (by an administrator, or by your campus directory), so chat was closed. If signing in again does not work, ask your IT administrator.',
           ]
-        : ['You were signed out', 'Your Atrium session ended, so chat was closed.'];
+        : ['You were signed out', `Your ${this.#name} session ended, so chat was closed.`];
     const dialog = h(
       'div',
       { class: 'ended', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ended-title' },
