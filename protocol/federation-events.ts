@@ -121,8 +121,11 @@ export const cardClickSchema = z.object({
 /** What a node asks another about that one's own addresses (POST /federation/v1/addresses). */
 export const addressQuerySchema = z.object({ addresses: z.array(addressSchema).min(1).max(5_000) });
 
-/** The answer: those of the addresses nobody has there. */
-export const addressAnswerSchema = z.object({ unknown: z.array(z.string()) });
+/**
+ * The answer: those of the addresses nobody has there, and those that are apps' bots there (which may be
+ * neither owner nor admin of a group); a node before `bots` sent none.
+ */
+export const addressAnswerSchema = z.object({ unknown: z.array(z.string()), bots: z.array(z.string()).optional() });
 
 /**
  * A home asks a domain holding copies of its conversations how far each copy goes, as it starts

@@ -157,11 +157,18 @@ const entryFields = z.looseObject({
 
 export const messageSchema = entryFields.transform(withReadableGroupEvent);
 
+/**
+ * A member of a conversation. `app`: an app's bot, not a person (it can be neither owner nor admin), with
+ * its app's name (`appName`) to show in its place; the node marks the bots of the apps it may host at its
+ * own domain. Absent for a person, and from a node before it.
+ */
 export const memberViewSchema = z.object({
   address,
   role: memberRole,
   readSeq: seq,
   deliveredSeq: seq,
+  app: z.literal(true).optional(),
+  appName: z.string().optional(),
 });
 
 /**

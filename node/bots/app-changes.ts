@@ -1,4 +1,5 @@
 import type { EndedAccess } from '../auth/ended-access.ts';
+import type { AppBotNames } from './app-bot-names.ts';
 import type { AppDirectory } from './app-directory.ts';
 import type { BotReach } from './bot-reach.ts';
 
@@ -10,11 +11,15 @@ import type { BotReach } from './bot-reach.ts';
  * a disabled app's card clicks, bot posts and tokens are refused from then on (and each process then closes
  * the sockets opened with its tokens: SocketServer.appChanged), its bot may no longer write to people its
  * app is no longer for, nor read what it opened with them (bot-reads.ts), and an app enabled again works
- * again.
+ * again. The list of apps' names that member views mark bots by is asked again as well (a rename, a new app).
  */
 export function forgettingChangedApps(
   ended: EndedAccess,
-  apps: { directory: Pick<AppDirectory, 'forget'>; reach: Pick<BotReach, 'forget'> },
+  apps: {
+    directory: Pick<AppDirectory, 'forget'>;
+    reach: Pick<BotReach, 'forget'>;
+    botNames?: Pick<AppBotNames, 'forget'>;
+  },
 ): EndedAccess {
   return {
     ...ended,
@@ -24,6 +29,7 @@ export function forgettingChangedApps(
         if (entry.kind !== 'app') continue;
         apps.directory.forget(entry.subject, entry.clientId);
         apps.reach.forget(entry.subject);
+        apps.botNames?.forget();
       }
     },
   };

@@ -5,6 +5,7 @@ import type { RateLimiter } from '../../core/rate-limit.ts';
 import type { PrivateKeyJwk } from '../../protocol/signature.ts';
 import { defineWebhookModel, type Webhook } from '../webhooks/models.ts';
 import { createWebhookNames, type WebhookNames } from '../webhooks/webhook-names.ts';
+import { createAppBotNames, type AppBotNames } from './app-bot-names.ts';
 import { createAppDirectory, type AppDirectory } from './app-directory.ts';
 import { createBotReach, type BotReach } from './bot-reach.ts';
 import { createGatewayLookup } from './gateway-lookup.ts';
@@ -15,6 +16,8 @@ export const WEBHOOK_POSTS_PER_MINUTE = 30;
 /** What bots, cards and webhooks need on a node. */
 export type AppsServices = {
   directory: AppDirectory;
+  /** The names of the apps whose bots this node may host, one list kept for member views (app-bot-names.ts). */
+  botNames: AppBotNames;
   /** Whom each app is for, which its bot may write to on its own (the gateway's word, cached). */
   reach: BotReach;
   Webhook: typeof Webhook;
@@ -41,13 +44,15 @@ export function createAppsServices(options: {
   now?: () => number;
 }): AppsServices {
   const gateway = { gatewayIssuer: options.gatewayIssuer, origin: options.domain, signingKey: options.signingKey };
+  const lookUp = createGatewayLookup({ ...gateway, logger: options.logger });
   return {
     directory: createAppDirectory({ ...gateway, ttlMs: options.ttlMs, logger: options.logger }),
+    botNames: createAppBotNames(lookUp, options.ttlMs, options.now),
     reach: createBotReach({ ...gateway, ttlMs: options.ttlMs, logger: options.logger, now: options.now }),
     Webhook: defineWebhookModel(options.sequelize),
     webhookNames: createWebhookNames(
       { domain: options.domain, gatewayIssuer: options.gatewayIssuer, signingKey: options.signingKey },
-      createGatewayLookup({ ...gateway, logger: options.logger }),
+      lookUp,
     ),
     webhookLimiter: createDatabaseRateLimiter({
       sequelize: options.sequelize,

@@ -14,3 +14,31 @@ export async function appOfBot(ctx: NodeContext, address: string): Promise<AppIn
   if (domainOf(address) !== ctx.domain || !couldBeAppSlug(user)) return null;
   return ctx.apps.directory.get(user);
 }
+
+/**
+ * Whether another domain's `address` is an app's bot there, by that domain's node (its answer to the
+ * address check, remembered briefly: federation/address-book.ts); the name of its app when this node
+ * knows the app too (slugs are one namespace on the campus), else the address. Null for a person, and
+ * for an address of a node from before it told bots apart. Asks that node when not remembered, so it
+ * fails (retryably) while that node cannot be reached.
+ */
+export async function remoteBotName(ctx: NodeContext, address: string, field: string): Promise<string | null> {
+  if (domainOf(address) === ctx.domain || !couldBeAppSlug(userOf(address))) return null;
+  const bots = await ctx.addresses.botsAmong([address], field);
+  if (!bots.includes(address)) return null;
+  return (await ctx.apps.botNames.get()).get(userOf(address)) ?? address;
+}
+
+/** The name of the app whose bot an address is, as a member list marks it; undefined for anyone else. */
+export type BotNameOf = (address: string) => string | undefined;
+
+/**
+ * How member lists tell apps' bots: those of the apps this node may host, at this domain, by one list of
+ * them that the node keeps (app-bot-names.ts), so marking a thousand members costs a thousand map reads
+ * and no request. Another domain's bots are not marked (only their node can tell, and it is not asked
+ * for a view): their own node marks them in its copy.
+ */
+export async function botNamesFor(ctx: Pick<NodeContext, 'apps' | 'domain'>): Promise<BotNameOf> {
+  const names = await ctx.apps.botNames.get();
+  return (address) => (domainOf(address) === ctx.domain ? names.get(userOf(address)) : undefined);
+}

@@ -3,6 +3,7 @@ import { readableByActor } from '../bots/bot-reads.ts';
 import type { NodeContext } from '../context.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
+import { botNamesFor } from './bot-members.ts';
 import {
   listsEveryMember,
   onlyViewer,
@@ -146,7 +147,7 @@ export async function presentForActor(
   const ids = conversations.map((c) => c.id);
   if (ids.length === 0) return [];
   const me = ctx.actor.address;
-  const counts = await memberCounts(ctx, ids);
+  const [counts, botName] = await Promise.all([memberCounts(ctx, ids), botNamesFor(ctx)]);
   const rows = await rowsForViews(ctx, counts, ids, [me]);
   const unread = await actorUnread(
     ctx,
@@ -162,7 +163,9 @@ export async function presentForActor(
     const members = byConversation.get(c.id) ?? [];
     const count = counts.get(c.id) ?? 0;
     const mine = members.find((m) => m.address === me);
-    const listed = listsEveryMember(count, ctx.config.viewMembersMax) ? presentMembers(members) : onlyViewer(mine);
+    const listed = listsEveryMember(count, ctx.config.viewMembersMax)
+      ? presentMembers(members, botName)
+      : onlyViewer(mine, botName);
     return presentFor(c, listed, mine, unread.get(c.id) ?? NONE_UNREAD, count);
   });
 }
@@ -182,16 +185,17 @@ export async function presentConversationFrames(
   viewers: string[],
 ): Promise<Map<string, { view: PresentedConversation; frame: string }>> {
   const out = new Map<string, { view: PresentedConversation; frame: string }>();
-  const [conversation, counts, unread] = await Promise.all([
+  const [conversation, counts, unread, botName] = await Promise.all([
     ctx.models.Conversation.findByPk(conversationId),
     memberCounts(ctx, [conversationId]),
     unreadCounts(ctx, [conversationId], viewers),
+    botNamesFor(ctx),
   ]);
   if (!conversation) return out;
   const count = counts.get(conversationId) ?? 0;
   const whole = listsEveryMember(count, ctx.config.viewMembersMax);
   const members = await rowsForViews(ctx, counts, [conversationId], viewers);
-  const shared = whole ? presentMembers(members) : [];
+  const shared = whole ? presentMembers(members, botName) : [];
   const sharedJson = JSON.stringify(shared);
   const byAddress = new Map(members.map((m) => [m.address, m]));
   for (let i = 0; i < viewers.length; i++) {
@@ -200,7 +204,7 @@ export async function presentConversationFrames(
     const mine = byAddress.get(viewer);
     const unreadHere = unread.get(unreadKey(conversationId, viewer)) ?? NONE_UNREAD;
     if (!whole) {
-      const view = presentFor(conversation, onlyViewer(mine), mine, unreadHere, count);
+      const view = presentFor(conversation, onlyViewer(mine, botName), mine, unreadHere, count);
       out.set(viewer, { view, frame: JSON.stringify(serverFrame('conversation', { conversation: view })) });
       continue;
     }

@@ -10,6 +10,7 @@ import { memberCounts } from './list-conversations.ts';
 import { requireMember } from './membership.ts';
 import { assertMayRead } from '../bots/bot-reads.ts';
 import { presentMember } from './present-conversation.ts';
+import { botNamesFor } from './bot-members.ts';
 
 const DEFAULT_LIMIT = 500;
 
@@ -39,19 +40,20 @@ export async function listMembers(ctx: NodeContext, input: unknown): Promise<Mem
   const { conversationId, after, limit = DEFAULT_LIMIT, query } = parseInput(pageSchema, input);
   await assertMayRead(ctx, (await requireMember(ctx, conversationId)).conversation);
   const address = [...(after ? [{ [Op.gt]: after }] : []), ...(query ? [startsWith(ctx.sequelize, query)] : [])];
-  const [rows, counts] = await Promise.all([
+  const [rows, counts, botName] = await Promise.all([
     ctx.models.Member.findAll({
       where: { conversationId, state: 'active', ...(address.length > 0 ? { address: { [Op.and]: address } } : {}) },
       order: [['address', 'ASC']],
       limit: limit + 1,
     }),
     memberCounts(ctx, [conversationId]),
+    botNamesFor(ctx),
   ]);
   const page = rows.slice(0, limit);
   return {
     conversationId,
     memberCount: counts.get(conversationId) ?? 0,
-    members: page.map(presentMember),
+    members: page.map((m) => presentMember(m, botName)),
     next: rows.length > limit ? page.at(-1)!.address : null,
   };
 }

@@ -1,16 +1,27 @@
 import type { Member as MemberView } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
+import type { BotNameOf } from './bot-members.ts';
 
 export type PresentedMember = MemberView;
 
-/** A member as every viewer sees them (in views and in pages of `members`). */
-export function presentMember(m: Member): PresentedMember {
-  return { address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq };
+/**
+ * A member as every viewer sees them (in views and in pages of `members`); an app's bot marked `app`,
+ * with its app's name (bot-members.ts).
+ */
+export function presentMember(m: Member, botName: BotNameOf): PresentedMember {
+  const member: PresentedMember = {
+    address: m.address,
+    role: m.role,
+    readSeq: m.readSeq,
+    deliveredSeq: m.deliveredSeq,
+  };
+  const appName = botName(m.address);
+  return appName === undefined ? member : { ...member, app: true, appName };
 }
 
 /** The active members as every viewer sees them. */
-export function presentMembers(members: Member[]): PresentedMember[] {
-  return members.filter((m) => m.state === 'active').map(presentMember);
+export function presentMembers(members: Member[], botName: BotNameOf): PresentedMember[] {
+  return members.filter((m) => m.state === 'active').map((m) => presentMember(m, botName));
 }
 
 /**
@@ -53,8 +64,8 @@ export function presentFor(
 }
 
 /** The members a big group's view lists: the viewer alone, while a member. */
-export function onlyViewer(me: Member | undefined): PresentedMember[] {
-  return me && me.state === 'active' ? [presentMember(me)] : [];
+export function onlyViewer(me: Member | undefined, botName: BotNameOf): PresentedMember[] {
+  return me && me.state === 'active' ? [presentMember(me, botName)] : [];
 }
 
 export type PresentedConversation = ReturnType<typeof presentFor>;

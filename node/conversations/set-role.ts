@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
-import { appOfBot } from './bot-members.ts';
+import { appOfBot, remoteBotName } from './bot-members.ts';
 import type { NodeContext } from '../context.ts';
 import {
   announceGroup,
@@ -27,14 +27,23 @@ const roleSchema = z.object({
 });
 
 /**
- * Refuses to make an app's bot of this domain an owner or admin (bot-members.ts): it could never rename
- * the group, manage its members or hand ownership back.
+ * Refuses to make an app's bot an owner or admin (bot-members.ts): it could never rename the group, manage
+ * its members or hand ownership back. A bot of this domain by the gateway's word; a member of another
+ * domain by its node's (asked unless remembered: while it cannot be reached, nobody of it changes role).
  */
-async function refuseBotInCharge(ctx: NodeContext, address: string, role: 'owner' | 'admin'): Promise<void> {
-  const app = await appOfBot(ctx, address);
-  if (!app) return;
+async function refuseBotInCharge(
+  ctx: NodeContext,
+  conversationId: string,
+  address: string,
+  role: 'owner' | 'admin',
+): Promise<void> {
+  const here = await appOfBot(ctx, address);
+  // Only a member's node is asked: an address that is none is refused under the lock as before.
+  const member = (await ctx.members.of([conversationId])).get(conversationId)?.has(address) ?? false;
+  const name = here ? here.name : member ? await remoteBotName(ctx, address, 'member') : null;
+  if (name === null) return;
   const what = role === 'owner' ? 'the owner' : 'an admin';
-  throw new ValidationError(`${app.name} is an app's bot: a bot cannot be ${what} of a group`, {
+  throw new ValidationError(`${name} is an app's bot: a bot cannot be ${what} of a group`, {
     member: `an app's bot: it can only be a member`,
   });
 }
@@ -46,7 +55,7 @@ async function refuseBotInCharge(ctx: NodeContext, address: string, role: 'owner
 export async function setRole(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, member: address, role } = parseInput(roleSchema, input);
   const { conversation } = await requireGroup(ctx, conversationId);
-  if (role !== 'member') await refuseBotInCharge(ctx, address, role);
+  if (role !== 'member') await refuseBotInCharge(ctx, conversationId, address, role);
   const decide = async (tx: Transaction): Promise<GroupEvent> => {
     await recheckActor(ctx, tx, conversationId, ['owner'], 'Only the owner can change roles');
     const target = await recheckOtherMember(ctx, tx, conversationId, address);

@@ -42,21 +42,31 @@ export const BOT_LOOKUPS_PER_CHECK = 20;
 export const PEER_ADDRESS_BURST = 5_000;
 export const PEER_ADDRESSES_PER_SECOND = 50;
 
-/** What is known of an address: a person's, someone else's (an app's bot here, anyone of another domain), nobody's. */
-type Holder = 'person' | 'other' | 'nobody';
+/**
+ * What is known of an address: a person's, an app's bot's (here by the gateway, of another domain by its
+ * node's word), someone else's (anyone of another domain whose node does not tell bots apart), nobody's.
+ */
+type Holder = 'person' | 'bot' | 'other' | 'nobody';
 
 /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
 export interface AddressBook {
   /** Which of these addresses (of any domain) nobody answers to. */
   unknownOf(addresses: string[]): Promise<string[]>;
   /**
-   * Which of these addresses of this domain nobody answers to, for `asker`, another domain's node: asked at
-   * the pace PEER_ADDRESSES_PER_SECOND allows it, else refused (`rate_limited`).
+   * For `asker`, another domain's node (POST /federation/v1/addresses): which of these addresses of this
+   * domain nobody answers to, and which are apps' bots (left out when none); asked at the pace PEER_ADDRESSES_PER_SECOND allows
+   * it, else refused (`rate_limited`).
    */
-  unknownHere(addresses: string[], asker: string): Promise<string[]>;
+  answerHere(addresses: string[], asker: string): Promise<{ unknown: string[]; bots?: string[] }>;
+  /**
+   * Which of these addresses of other domains are apps' bots, by their nodes (remembered as the address
+   * check's answers are, else asked); `field` is the input that named them. Fails retryably while a node
+   * cannot be reached.
+   */
+  botsAmong(addresses: string[], field: string): Promise<string[]>;
   /**
    * Which of these addresses of this domain are no person's (nobody's, or an app's bot), for `asker`'s
-   * presence query: apps are not asked about. Paced as unknownHere, in the same allowance.
+   * presence query: apps are not asked about. Paced as answerHere, in the same allowance.
    */
   notPeopleHere(addresses: string[], asker: string): Promise<string[]>;
   /** Refuses, naming them, addresses nobody answers to; `field` is the input that named them. */
@@ -124,7 +134,7 @@ async function holdersHere(
   for (let i = 0; i < asked.length; i += BOT_LOOKUPS_AT_ONCE) {
     const batch = asked.slice(i, i + BOT_LOOKUPS_AT_ONCE);
     const bots = await Promise.all(batch.map((a) => parts.isBot(userOf(a))));
-    batch.forEach((address, j) => holders.set(address, bots[j] ? 'other' : 'nobody'));
+    batch.forEach((address, j) => holders.set(address, bots[j] ? 'bot' : 'nobody'));
   }
   if (maybeBots.length === asked.length || [...holders.values()].includes('nobody')) return { holders };
   const unasked = maybeBots.slice(asked.length);
@@ -161,7 +171,7 @@ async function holdersThere(
       `${other} cannot confirm its addresses now (${code}); nothing was created; try again`,
     );
   }
-  const { unknown } = parseInput(
+  const { unknown, bots = [] } = parseInput(
     addressAnswerSchema,
     response.body,
     `${other} answered the address check in a shape this node does not know`,
@@ -169,7 +179,8 @@ async function holdersThere(
   const asked = new Set(addresses);
   const nobody = unknown.filter((a) => asked.has(a));
   if (nobody.length > 0) return new Map(nobody.map((a) => [a, 'nobody']));
-  return new Map(addresses.map((a) => [a, 'other']));
+  const bot = new Set(bots);
+  return new Map(addresses.map((a) => [a, bot.has(a) ? 'bot' : 'other']));
 }
 
 /**
@@ -242,8 +253,17 @@ export function createAddressBook(options: {
   return {
     unknownOf: async (addresses) =>
       nobodys(await check(addresses, { onlyHere: false, peopleOnly: false, field: 'addresses' })),
-    unknownHere: async (addresses, asker) =>
-      nobodys(await check(addresses, { onlyHere: true, peopleOnly: false, asker, field: 'addresses' })),
+    async answerHere(addresses, asker) {
+      const checked = await check(addresses, { onlyHere: true, peopleOnly: false, asker, field: 'addresses' });
+      const bots = checked.wanted.filter((a) => checked.found.get(a) === 'bot');
+      return { unknown: nobodys(checked), ...(bots.length > 0 ? { bots } : {}) };
+    },
+    async botsAmong(addresses, field) {
+      const others = addresses.filter((a) => domainOf(a) !== domain);
+      if (others.length === 0) return [];
+      const { wanted, found } = await check(others, { onlyHere: false, peopleOnly: false, field });
+      return wanted.filter((a) => found.get(a) === 'bot');
+    },
     async notPeopleHere(addresses, asker) {
       const { wanted, found } = await check(addresses, { onlyHere: true, peopleOnly: true, asker, field: 'addresses' });
       return wanted.filter((a) => found.get(a) !== 'person');

@@ -161,10 +161,11 @@ export function federationRoutes(
     res.json(await takeSubmission(services, await verified(req), json(req)));
   });
 
-  // Which of this domain's addresses nobody answers to, asked by a node about to open a conversation with
-  // them. Only a domain the policy lets reach this one may ask, and it learns only whether named addresses
-  // exist (not who they are), which a first message to them would tell as well. Each asks at a bounded
-  // pace (PEER_ADDRESSES_PER_SECOND): answering costs this node requests to its gateway.
+  // Which of this domain's addresses nobody answers to, and which are apps' bots, asked by a node about to
+  // open a conversation with them, or to make a member of its group owner or admin (never a bot). Only a
+  // domain the policy lets reach this one may ask, and it learns only whether named addresses exist and
+  // are bots (not who they are), which a first message to them and a directory search tell as well. Each
+  // asks at a bounded pace (PEER_ADDRESSES_PER_SECOND): answering costs this node requests to its gateway.
   router.post('/federation/v1/addresses', raw, async (req, res) => {
     const origin = await verified(req, { repeatable: true });
     const { addresses } = parseInput(addressQuerySchema, json(req), 'The address check is malformed');
@@ -175,7 +176,7 @@ export function federationRoutes(
         400,
         `Only addresses of ${services.domain} are checked here, not ${foreign.slice(0, 5).join(', ')}`,
       );
-    res.json({ unknown: await services.addresses.unknownHere(addresses, origin) });
+    res.json(await services.addresses.answerHere(addresses, origin));
   });
 
   // A file shared by one of this domain's people, for a person of the asking domain: served only to a

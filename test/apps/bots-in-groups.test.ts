@@ -126,6 +126,40 @@ describe('an app’s bot in a group', () => {
     }
   });
 
+  it('is marked as its app, with the app’s name, in every list of the group’s members; a person is not', async () => {
+    type Listed = { address: string; role: string; app?: true; appName?: string };
+    const byAddress = (members: Listed[]) => new Map(members.map((m) => [m.address, m]));
+    const bot = { address: ROOMS, role: 'member', app: true, appName: 'Room Bookings' };
+    const dave = await connectAs(gateway, eng, 'dave');
+    const told: Listed[][] = [];
+    dave.on('conversation', (c) => {
+      if (c.title === 'Room 105') told.push(c.members);
+    });
+    try {
+      const group = await alice.createGroup('Room 105', [DAVE, ROOMS]);
+      // The creator's view, and the one each other member is sent.
+      expect(byAddress(group.members).get(ROOMS)).toMatchObject(bot);
+      expect(byAddress(group.members).get(DAVE)).not.toHaveProperty('app');
+      await expect.poll(() => told.length).toBeGreaterThan(0);
+      expect(byAddress(told[0]!).get(ROOMS)).toMatchObject(bot);
+      // After a reload: the conversations read afresh, a page of members, the members over HTTP.
+      const synced = (await dave.conversations()).find((c) => c.id === group.id)!;
+      expect(byAddress(synced.members).get(ROOMS)).toMatchObject(bot);
+      const page = byAddress((await alice.members(group.id)).members);
+      expect(page.get(ROOMS)).toMatchObject(bot);
+      expect(page.get(DAVE)).not.toHaveProperty('app');
+      expect(page.get('alice@eng.campus.test')).not.toHaveProperty('appName');
+      const response = await request(eng.server)
+        .get(`/api/v1/conversations/${group.id}/members`)
+        .set('authorization', `Bearer ${aliceToken}`);
+      expect(response.status).toBe(200);
+      expect(byAddress(response.body.members as Listed[]).get(ROOMS)).toMatchObject(bot);
+      expect(byAddress(response.body.members as Listed[]).get(DAVE)).not.toHaveProperty('app');
+    } finally {
+      dave.close();
+    }
+  });
+
   it('is passed over when the owner leaves: ownership goes to a person, though the bot came first', async () => {
     // The bot is the group's first member after its owner (created with it), Dave joins later.
     const group = await alice.createGroup('Room 104', [ROOMS]);

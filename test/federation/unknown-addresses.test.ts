@@ -11,6 +11,7 @@ import { operator } from '../../gateway/context.ts';
 import { registerApp } from '../../gateway/apps-registry/register-app.ts';
 import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
+import { register } from '../apps/helpers.ts';
 
 /** What node `to` answers a server-to-server POST straight from node `from`, signed with its own key. */
 async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
@@ -270,5 +271,50 @@ describe('addresses nobody has', () => {
       message: expect.stringContaining('rate_limited'),
     });
     expect(await conversations()).toBe(before);
+  });
+});
+
+describe("another domain's app's bot in a group", () => {
+  // An Engineering app: the gateway tells the Arts node nothing of it, so only Engineering's node can say
+  // that eng-desk@eng.campus.test is a bot, not a person.
+  const DESK = 'eng-desk@eng.campus.test';
+
+  it('is told apart by its own node when asked about its addresses', async () => {
+    await register(campus.gateway, {
+      name: 'Eng Desk',
+      slug: 'eng-desk',
+      ownerUnit: 'campus/eng',
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    const { eng, arts } = campus.nodes;
+    expect(await signedPost(arts, eng, '/federation/v1/addresses', { addresses: [DAVE, DESK] })).toEqual({
+      status: 200,
+      body: { unknown: [], bots: [DESK] },
+    });
+  });
+
+  it('cannot be made owner or admin by the group’s home, which asks its node; a person still can', async () => {
+    const bob = await as('bob', 'arts');
+    try {
+      const group = await bob.createGroup('Arts and Eng desk', [DAVE, DESK]);
+      const roles = async () =>
+        Object.fromEntries((await bob.members(group.id)).members.map((m) => [m.address, m.role]));
+      const before = await roles();
+      for (const role of ['owner', 'admin'] as const) {
+        await expect(bob.setRole(group.id, DESK, role)).rejects.toMatchObject({
+          code: 'invalid_input',
+          message: `${DESK} is an app's bot: a bot cannot be ${role === 'owner' ? 'the owner' : 'an admin'} of a group`,
+          fields: { member: "an app's bot: it can only be a member" },
+        });
+      }
+      expect(await roles()).toEqual(before);
+      const events = (await bob.history(group.id)).messages.map((m) => (m as { event?: string }).event);
+      expect(events).not.toContain('member.role');
+      await bob.setRole(group.id, DAVE, 'admin');
+      expect((await roles())[DAVE]).toBe('admin');
+    } finally {
+      bob.close();
+    }
   });
 });
