@@ -4,7 +4,7 @@ import { AtriumBot } from '../../sdk/bot.ts';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { asOperator, botToken, register } from '../apps/helpers.ts';
-import { chromiumMissing, launchChromium, signInToPortal, type Person } from './browser.ts';
+import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
 
 const ROOMS = 'room-bookings@eng.campus.test';
 
@@ -124,6 +124,21 @@ describe.skipIf(chromiumMissing)('an app’s bot in the portal', () => {
     await expect
       .poll(async () => (await bot.conversations()).filter((c) => c.kind === 'direct').map((c) => c.members.length))
       .toEqual([2]);
+
+    // After a reload the page knows the bot only from its node's member list: still its app, only Remove.
+    await a.reload();
+    await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    await openConversation(a, 'Room 102');
+    await a.getByRole('button', { name: 'Group details' }).click();
+    const reloaded = a.getByRole('dialog', { name: 'Group details' });
+    const row = reloaded.locator('.member', { hasText: ROOMS });
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.locator('.member-name').textContent()).toBe(`Room Bookings · app ${ROOMS}`);
+    expect(await row.locator('[data-action]').allTextContents()).toEqual(['Remove']);
+    expect(
+      await reloaded.locator('.member', { hasText: 'Dave Okafor' }).locator('[data-action]').allTextContents(),
+    ).toEqual(['Make admin', 'Make owner', 'Remove']);
+    await reloaded.getByRole('button', { name: 'Close' }).click();
     expect(alice.errors).toEqual([]);
   });
 });

@@ -421,14 +421,15 @@ export class GroupPanel {
   #row(member: Member, rights: Rights) {
     const entry = this.#entry;
     const you = member.address === entry.me;
-    const name = you ? `${this.#chat.me.user.name} (you)` : this.#chat.nameIn(entry, member.address);
     // An app's bot can neither own nor run a group (the node refuses it): one made an admin before can
-    // only be made a member again.
-    const bot = this.#isApp(member.address);
+    // only be made a member again. It is shown as its app, as a search shows it ("Room Bookings · app").
+    const bot = this.#isApp(member);
+    const appName = bot && !entry.appNames.has(member.address) ? member.appName : undefined;
+    const name = you ? `${this.#chat.me.user.name} (you)` : (appName ?? this.#chat.nameIn(entry, member.address));
     const changeRole = rights.setRoles && !you && member.role !== 'owner' && !(bot && member.role === 'member');
     const handOver = changeRole && !bot;
     const remove = !you && rights.remove(member.role);
-    const sig = [name, member.role, changeRole, handOver, remove].join('\u0000');
+    const sig = [name, bot, member.role, changeRole, handOver, remove].join('\u0000');
     const draw = (): HTMLLIElement => {
       const button = (action: string, text: string, label: string, run: (b: HTMLButtonElement) => void) => {
         const b: HTMLButtonElement = h(
@@ -453,6 +454,7 @@ export class GroupPanel {
           'span',
           { class: 'member-name' },
           h('strong', {}, name),
+          bot ? h('span', { class: 'small' }, ' · app') : null,
           h('span', { class: 'muted small' }, ` ${member.address}`),
         ),
         ROLE_NAMES[member.role] ? h('span', { class: 'role' }, ROLE_NAMES[member.role]) : null,
@@ -479,9 +481,12 @@ export class GroupPanel {
     return { sig, draw };
   }
 
-  /** Whether a member is an app's bot, as far as this tab knows: it posted here, or a search found it. */
-  #isApp(address: string): boolean {
-    return this.#entry.appNames.has(address) || foundAsApp(address);
+  /**
+   * Whether a member is an app's bot: its node marks it so (a bot of an app that node may host), it posted
+   * here, or a search in this tab found it.
+   */
+  #isApp(member: Member): boolean {
+    return member.app === true || this.#entry.appNames.has(member.address) || foundAsApp(member.address);
   }
 
   async #setRole(member: Member, name: string, role: 'admin' | 'member', button: HTMLButtonElement): Promise<void> {
