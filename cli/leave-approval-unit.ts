@@ -21,6 +21,16 @@ const ports = z.object({
 });
 
 /**
+ * Who approves leave on the demo campus: Carol Silva, staff in both colleges, for Engineering and Arts,
+ * and for the whole campus Enzo Engineer (Engineering's unit admin), so Carol's own leave has an approver.
+ */
+export const DEMO_APPROVERS: ApproverRule[] = [
+  { unit: 'campus/eng', approver: 'carol@arts.campus.test' },
+  { unit: 'campus/arts', approver: 'carol@arts.campus.test' },
+  { unit: 'campus', approver: 'eng-admin@eng.campus.test' },
+];
+
+/**
  * The example app as a unit of the demo campus: registered at the gateway (once; its secrets kept in the
  * data directory) and started on port 4300 (DEMO_LEAVE_PORT). Students of Engineering and of Arts ask Carol Silva, staff in
  * both colleges, who answers in chat on her home domain.
@@ -57,10 +67,7 @@ export function leaveApprovalUnit(options: {
           gatewayIssuer: options.gateway.issuer!,
           ...credentials,
           nodes: options.nodes,
-          approvers: options.approvers ?? [
-            { unit: 'campus/eng', approver: 'carol@arts.campus.test' },
-            { unit: 'campus/arts', approver: 'carol@arts.campus.test' },
-          ],
+          approvers: options.approvers ?? DEMO_APPROVERS,
           dataFile: join(options.gateway.dataDir, 'leave-approval.json'),
           sessionSecret: randomBytes(32).toString('base64url'),
         },

@@ -1,6 +1,8 @@
 import type { Request } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { approverFor } from '../../examples/leave-approval/approvers.ts';
+import { DEMO_APPROVERS } from '../../cli/leave-approval-unit.ts';
+import { DEMO_USERS } from '../../gateway/seed/demo.ts';
 import { keepSignIn, takeSignIn } from '../../examples/leave-approval/pending-sign-ins.ts';
 
 afterEach(() => {
@@ -25,6 +27,22 @@ describe('who approves whose leave in the leave-approval example', () => {
     expect(approverFor(rules, person(['campus/eng/cs'], 'grace@eng.campus.test'))).toBe('carol@arts.campus.test');
     expect(approverFor(rules, person(['campus/eng/ee'], 'carol@arts.campus.test'))).toBe('dean@arts.campus.test');
     expect(approverFor(rules, person(['campus'], 'dean@arts.campus.test'))).toBeNull();
+  });
+
+  it('finds an approver for everyone of the demo campus who has a chat address, Carol included', () => {
+    const homes: Record<string, string> = { 'campus/eng': 'eng.campus.test', 'campus/arts': 'arts.campus.test' };
+    for (const user of DEMO_USERS) {
+      const home = Object.entries(homes).find(
+        ([unit]) => user.units[0].startsWith(`${unit}/`) || user.units[0] === unit,
+      );
+      if (!home) continue; // admin: no chat account, told so by the app
+      const address = `${user.username}@${home[1]}`;
+      const approver = approverFor(DEMO_APPROVERS, { units: [...user.units], address });
+      expect(approver, user.username).not.toBeNull();
+      expect(approver, user.username).not.toBe(address);
+    }
+    const carol = { units: ['campus/arts/music', 'campus/eng/ee'], address: 'carol@arts.campus.test' };
+    expect(approverFor(DEMO_APPROVERS, carol)).toBe('eng-admin@eng.campus.test');
   });
 });
 
