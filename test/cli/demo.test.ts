@@ -99,7 +99,9 @@ describe('atrium demo', () => {
     expect(result.stderr).toContain('the demo needs a fixed GATEWAY_PORT');
   });
 
-  it('starts the gateway, the proxy and both nodes, linked and seeded; alice and bob read the seeded conversations over the HTTP API', async () => {
+  it('starts the gateway, the proxy and both nodes, linked and seeded; alice and bob read the seeded conversations over the HTTP API', {
+    timeout: 90_000,
+  }, async () => {
     const demo = startAtrium(db, ['demo'], env);
     running.push(demo);
     await demo.printed('Press Ctrl+C to stop.', 60_000);
@@ -207,7 +209,9 @@ describe('atrium demo', () => {
     expect(arts.some((m) => String(m.body).includes('robotics lab'))).toBe(false);
   });
 
-  it('starts again on the same data without seeding twice or changing the pins, and follows a moved node port', async () => {
+  it('starts again on the same data without seeding twice or changing the pins, and follows a moved node port', {
+    timeout: 90_000,
+  }, async () => {
     const inspect = await inspectDatabase(db);
     const pins = async () =>
       (await inspect.ctx.models.Domain.findAll({ order: [['name', 'ASC']] })).map((d) => [d.name, d.url, d.pinnedKeys]);
@@ -301,7 +305,7 @@ describe('atrium demo', () => {
     expect(await open.stop('SIGTERM')).toBe(0);
   });
 
-  it('stops gracefully when SIGTERM arrives while it is still starting', async () => {
+  it('stops gracefully when SIGTERM arrives while it is still starting', { timeout: 90_000 }, async () => {
     const starting = startAtrium(db, ['demo'], env);
     running.push(starting);
     // The first log line comes from the gateway unit; the nodes and the banner are still to come.
