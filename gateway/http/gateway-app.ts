@@ -37,6 +37,7 @@ import type { RecoveryDeps } from '../recovery/request-reset.ts';
 import { recoveryRoutes } from '../recovery/routes.ts';
 import { viewsDir } from '../views.ts';
 import { createCsrf } from './csrf.ts';
+import { interactionFormTargets } from './form-targets.ts';
 import { knownDeviceCookie } from './known-device-cookie.ts';
 import { onError } from './on-error.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -106,6 +107,8 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
   const passkeys = passkeyDeps(issuer);
   const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });
+  // The sign-in's pages post on, through redirects, to the app they are for: its origins join form-action.
+  app.use('/interaction/:uid', interactionFormTargets(provider));
   app.use(
     passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, devices, passkeys, script: passkeyScript }),
   );

