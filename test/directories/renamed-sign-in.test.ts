@@ -125,7 +125,9 @@ describe('a person the directory renamed', () => {
     const binds = ldap.binds();
     const locked = await attempt('jonathan', jon.password);
     expect(locked.status).toBe(429);
-    expect(locked.headers.get('retry-after')).toBe(String(10 * 60));
+    // The lockout's ten minutes, less the moments the failures took on a busy machine.
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(590);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(600);
     expect(ldap.binds()).toBe(binds);
     await gateway.models.User.update({ lockedUntil: null, failedLogins: 0 }, { where: { username: 'jon' } });
   });
@@ -182,7 +184,9 @@ describe('a username two directories give', () => {
     // Counted on the name, as for a name nobody has: past the limit it is refused as a locked account is.
     const locked = await attempt('sam', tove.password);
     expect(locked.status).toBe(429);
-    expect(locked.headers.get('retry-after')).toBe(String(10 * 60));
+    // The lockout's ten minutes, less the moments the failures took on a busy machine.
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(590);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(600);
     expect(entryBinds()).toBe(binds);
     expect((await userNamed('tove')).failedLogins).toBe(0);
     expect((await userNamed('ulla')).failedLogins).toBe(0);
