@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { runCli } from '../cli/run.ts';
+import { stopWhenNpmExits } from '../cli/run-units.ts';
+
+stopWhenNpmExits(process.env, process.stderr);
 
 const code = await runCli(process.argv.slice(2), {
   env: process.env,

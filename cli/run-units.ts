@@ -1,3 +1,4 @@
+import type { Env } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 
 export type Endpoint = { label: string; url: string };
@@ -41,15 +42,20 @@ export async function stopUnits(units: RunningUnit[], logger: Logger): Promise<v
   if (failure) throw failure;
 }
 
+/** Begins the shutdown as a signal does, while a command waits for one (shutdownSignal()); unset otherwise. */
+let beginShutdown: ((signal: NodeJS.Signals) => void) | undefined;
+
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once, for an operator who will not wait. */
 export function shutdownSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
+      beginShutdown = undefined;
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       const force = () => process.exit(130);
       process.once('SIGINT', force).once('SIGTERM', force);
       resolve(signal);
     };
+    beginShutdown = onSignal;
     process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   });
 }
@@ -67,4 +73,26 @@ export async function runUntilSignal(
   const signal = await shutdown;
   logger.info({ signal }, 'shutting down');
   await stopUnits(units, logger);
+}
+
+/**
+ * Under npm (`npx atrium …`, `npm start`, `npm run atrium`) this process runs below npm, through `sh -c`,
+ * and a SIGTERM sent to npm's PID, the one a shell's `$!` holds, ends npm and its shell but is not passed
+ * on: the unit would run on, orphaned, still holding its port. So, under npm only, a parent that goes away
+ * (the process is re-parented) stops a unit as SIGTERM does, once its command waits for the signal
+ * (`shutdownSignal()`), and not again once its shutdown began (systemd signals every process of a
+ * service at once). A short command runs to its end as before, and a unit started by a shell or a service
+ * manager without npm outlives its parent as it always did. Polling the parent's PID is cheap and certain
+ * on Linux: no pipe or IPC channel has to be held open by npm.
+ */
+export function stopWhenNpmExits(env: Env, stderr: NodeJS.WritableStream, everyMs = 500): void {
+  if (!env.npm_command) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent || !beginShutdown) return;
+    clearInterval(timer);
+    stderr.write('atrium: the npm process that started this one has exited: stopping as on SIGTERM\n');
+    beginShutdown('SIGTERM');
+  }, everyMs);
+  timer.unref();
 }
