@@ -50,19 +50,24 @@ export async function rotateNodeKey(models: FederationModels, sealer: Sealer): P
   return pending ?? createNodeKey(models, sealer, 'next');
 }
 
-/** Rotation, second half: the `next` key signs from now on; the previous one verifies for the grace period. */
+/**
+ * Rotation, second half: the `next` key signs from now on; the previous one verifies for the grace period.
+ * One transaction, and the next key is active before the previous one retires: a reader (signingKey(),
+ * the newest active key) finds a key to sign with at every moment, on this connection or any other
+ * process's, and two processes promoting at once leave one active key.
+ */
 export async function promoteNextKey(models: FederationModels): Promise<NodeKey | null> {
-  const next = await models.NodeKey.findOne({ where: { state: 'next' } });
-  if (!next) return null;
-  const previous = await models.NodeKey.findAll({ where: { state: 'active' } });
-  for (const key of previous) {
-    key.state = 'retired';
-    key.retiredAt = new Date();
-    await key.save();
-  }
-  next.state = 'active';
-  await next.save();
-  return next;
+  const { NodeKey } = models;
+  return NodeKey.sequelize!.transaction(async (transaction) => {
+    const next = await NodeKey.findOne({ where: { state: 'next' }, lock: transaction.LOCK.UPDATE, transaction });
+    if (!next) return null;
+    await NodeKey.update({ state: 'active' }, { where: { kid: next.kid }, transaction });
+    await NodeKey.update(
+      { state: 'retired', retiredAt: new Date() },
+      { where: { state: 'active', kid: { [Op.ne]: next.kid } }, transaction },
+    );
+    return next.reload({ transaction });
+  });
 }
 
 export async function pendingKey(models: FederationModels): Promise<NodeKey | null> {
