@@ -1,21 +1,17 @@
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { AppError, NotFoundError } from '../core/errors.ts';
+import { NotFoundError } from '../core/errors.ts';
 import { createUser } from '../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
-import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
 import { listUsers, SEARCH_MAX } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { unlockUser } from '../gateway/accounts/unlock-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
-import { domainsServing } from '../gateway/domains/domains.ts';
 import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
 import { amendUser, type UserAmendment } from '../gateway/accounts/amend-user.ts';
 import { ChatMoveError } from '../gateway/accounts/chat-moves.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { ROLES, type User } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type Io, type OptionSpec } from './command.ts';
-import { createProgressBar } from './progress.ts';
+import { importCommand } from './users-import.ts';
 import { withSession } from './session.ts';
 import { readPasswordFromStdin } from './stdin.ts';
 import { table } from './table.ts';
@@ -57,23 +53,6 @@ function describeDirectory(u: PresentedUser): string {
     ...(d.entryId ? [`    id:      ${d.entryId}`] : []),
     ...(renamed ? [`    named:   ${d.directoryUsername} there (renamed; signs in with either name)`] : []),
   ].join('\n');
-}
-
-/** Where a person chats, as their tokens say it: the home domain serves their primary unit. */
-type ChatDomains = { home: string | null; domains: string[] };
-
-async function chatDomainsOf(ctx: GatewayContext, user: PresentedUser): Promise<ChatDomains> {
-  const paths = user.units.map((unit) => unit.path);
-  const served = await domainsServing(ctx, paths);
-  return { home: served[0] ?? null, domains: [...new Set(served.filter((d): d is string => d !== null))] };
-}
-
-function describeChat(u: PresentedUser, chat: ChatDomains): string {
-  const primary = u.units.find((unit) => unit.primary)?.path ?? u.units[0]?.path ?? 'none of their units';
-  const unserved = `no chat domain serves ${primary}`;
-  if (chat.domains.length === 0) return `  chat:     none: ${unserved}`;
-  const listed = chat.domains.map((d) => (d === chat.home ? `${d} (home)` : d)).join(', ');
-  return `  chat:     ${listed}${chat.home ? '' : `; no home: ${unserved}, their primary unit`}`;
 }
 
 function describePassword(u: PresentedUser): string {
@@ -200,38 +179,6 @@ function describeAmendment(a: UserAmendment, user: PresentedUser): string {
   return lines.join('\n');
 }
 
-async function readImportFile(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (error as Error).message;
-    throw new AppError('file_unreadable', 400, `Cannot read ${path}: ${why}`);
-  }
-}
-
-async function runImport(path: string, io: Io) {
-  const bytes = await readImportFile(path);
-  const bar = createProgressBar(io.stderr);
-  const started = performance.now();
-  try {
-    const result = await withSession(io, ({ ctx }) =>
-      importUsers(ctx, bytes, { onProgress: (p) => bar?.update(p.phase.padEnd(9), p.done, p.total) }),
-    );
-    const seconds = Math.round((performance.now() - started) / 100) / 10;
-    return { ...result, seconds };
-  } finally {
-    bar?.end();
-  }
-}
-
 export const userCommands: CommandGroup = {
   add: {
     summary:
@@ -318,14 +265,14 @@ export const userCommands: CommandGroup = {
 
   show: {
     summary:
-      'Shows one person: units, roles, status, second factor, chat domains, and the campus directory they come from (its entry, and the name it gives them).',
+      'Shows one person: units, roles, status, second factor, and the campus directory they come from (its entry, and the name it gives them).',
     args: ['USERNAME'],
     async run(args, io) {
       const user = await withSession(io, async ({ ctx }) => {
         const found = (await findManageableUser(ctx, args.positionals[0]!)).user;
         const [presented] = await presentUsers(ctx, [found]);
         const factors = (await factorsOf(ctx, [found.id])).get(found.id)!;
-        return { ...presented!, factors, chat: await chatDomainsOf(ctx, presented!) };
+        return { ...presented!, factors };
       });
       const lastSignIn = user.lastLoginAt ? `last sign-in ${user.lastLoginAt}` : 'never signed in';
       const status = `${statusOf(user)}${user.locked ? ` until ${user.lockedUntil}` : ''}; ${lastSignIn}`;
@@ -335,7 +282,6 @@ export const userCommands: CommandGroup = {
           describeUser(user),
           `  status:   ${status}`,
           `  factor:   ${describeFactors(user.factors)}`,
-          describeChat(user, user.chat),
           describeDirectory(user),
         ].join('\n'),
       };
@@ -440,29 +386,5 @@ export const userCommands: CommandGroup = {
     },
   },
 
-  import: {
-    summary:
-      'Imports users from a CSV file, all or nothing: any bad row rejects the whole file, listing every problem by line.',
-    args: ['FILE.csv'],
-    notes: [
-      `The file needs the header ${IMPORT_COLUMNS.join(',')} (password may be left out or empty).`,
-      'units and roles hold several values separated by ";"; the first unit is the primary one.',
-      'Users without a password cannot sign in until: atrium users reset-password USERNAME --password-stdin',
-      'Example:',
-      `  ${IMPORT_COLUMNS.join(',')}`,
-      '  jdoe,Jane Doe,jdoe@campus.test,campus/eng/cs;campus/arts,student,correct-horse-battery',
-    ].join('\n'),
-    async run(args, io) {
-      const file = args.positionals[0]!;
-      const result = await runImport(file, io);
-      const without =
-        result.withoutPassword > 0
-          ? `; ${result.withoutPassword} without a password cannot sign in until one is set`
-          : '';
-      return {
-        json: { file: basename(file), ...result },
-        text: `Imported ${result.imported} user(s) from ${basename(file)} in ${result.seconds} s${without}.`,
-      };
-    },
-  },
+  import: importCommand,
 };

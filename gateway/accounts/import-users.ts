@@ -12,7 +12,8 @@ import { addressNameProblems } from './reserved-names.ts';
 import { assertCovers } from './scope.ts';
 import { newUserSchema, passwordSchema, roleSchema, unitPathSchema, type NewUser } from './schemas.ts';
 import { campusWords, weakPasswordReason } from './weak-passwords.ts';
-import type { Role } from '../models/index.ts';
+import type { Role, User } from '../models/index.ts';
+import { welcomeNewPeople, type NewAccountMail, type WelcomeSent } from './new-account-link.ts';
 
 export const IMPORT_COLUMNS = ['username', 'name', 'email', 'units', 'roles', 'password'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
@@ -20,9 +21,23 @@ const REQUIRED_COLUMNS: Column[] = ['username', 'name', 'email', 'units', 'roles
 const HEADER_HINT = `expected the header ${IMPORT_COLUMNS.join(',')}`;
 
 export type LineError = { line: number; field: Column | null; message: string };
-export type ImportProgress = { phase: 'hashing' | 'importing'; done: number; total: number };
-export type ImportResult = { imported: number; withPassword: number; withoutPassword: number };
-export type ImportOptions = { onProgress?: (progress: ImportProgress) => void; hashConcurrency?: number };
+export type ImportProgress = { phase: 'hashing' | 'importing' | 'welcoming'; done: number; total: number };
+/** `welcomes`: how mailing each person imported without a password went, where `welcome` was given. */
+export type ImportResult = {
+  imported: number;
+  withPassword: number;
+  withoutPassword: number;
+  welcomes?: WelcomeSent[];
+};
+/**
+ * `welcome`: where the gateway mails (SMTP_URL), each person imported without a password is mailed the
+ * welcome a console-made account gets, with a link to choose their password (new-account-link.ts).
+ */
+export type ImportOptions = {
+  onProgress?: (progress: ImportProgress) => void;
+  hashConcurrency?: number;
+  welcome?: NewAccountMail | null;
+};
 
 /** The whole file is refused: every problem is listed by its line, and nothing was written. */
 export class ImportRejectedError extends ValidationError {
@@ -62,9 +77,11 @@ export async function importUsers(
     hashing.done += 1;
     options.onProgress?.({ phase: 'hashing', ...hashing });
   });
+  const withoutPassword: User[] = [];
   await inTransaction(ctx, async (ctx) => {
     for (const [i, row] of rows.entries()) {
-      await insertUser(ctx, row.data, hashes.get(row) ?? null);
+      const user = await insertUser(ctx, row.data, hashes.get(row) ?? null);
+      if (!hashes.has(row)) withoutPassword.push(user);
       options.onProgress?.({ phase: 'importing', done: i + 1, total: rows.length });
     }
     await audit(ctx, {
@@ -72,11 +89,18 @@ export async function importUsers(
       details: { imported: rows.length, withoutPassword: rows.length - withPassword.length },
     });
   });
-  return {
+  const result = {
     imported: rows.length,
     withPassword: withPassword.length,
     withoutPassword: rows.length - withPassword.length,
   };
+  if (!options.welcome) return result;
+  // Only once every row is in: a file refused, or rolled back, has welcomed nobody to an account it lacks.
+  const total = withoutPassword.length;
+  const welcomes = await welcomeNewPeople(ctx, options.welcome, withoutPassword, (done) =>
+    options.onProgress?.({ phase: 'welcoming', done, total }),
+  );
+  return { ...result, welcomes };
 }
 
 function decode(input: string | Uint8Array): string {
@@ -187,7 +211,15 @@ function issuesOf(line: number, error: z.ZodError, input: Record<string, unknown
  * What of a row can be checked against the file and the database: every value that passed the schema,
  * so that a row with a bad role still hears that its unit is unknown or its username taken.
  */
-type Checkable = { line: number; username?: string; email?: string; units: string[]; roles: Role[] };
+type Checkable = {
+  line: number;
+  username?: string;
+  email?: string;
+  units: string[];
+  roles: Role[];
+  /** Each valid unit path as the file wrote it (`campus/eng/CS-dept`), to name an unknown one as typed. */
+  typedUnits: Map<string, string>;
+};
 
 function checkableOf(line: number, input: Record<string, unknown> & { units: string[]; roles: string[] }): Checkable {
   const { shape } = newUserSchema;
@@ -198,6 +230,7 @@ function checkableOf(line: number, input: Record<string, unknown> & { units: str
     email: valid(shape.email.safeParse(input.email))[0],
     units: input.units.flatMap((u) => valid(unitPathSchema.safeParse(u))),
     roles: input.roles.flatMap((r) => valid(roleSchema.safeParse(r))),
+    typedUnits: new Map(input.units.flatMap((u) => valid(unitPathSchema.safeParse(u)).map((p) => [p, u] as const))),
   };
 }
 
@@ -288,8 +321,8 @@ async function databaseConflicts(ctx: GatewayContext, rows: Checkable[]): Promis
   );
 
   const errors: LineError[] = [];
-  for (const { line, username, email, units } of rows) {
-    const unknown = units.filter((p) => !knownPaths.has(p));
+  for (const { line, username, email, units, typedUnits } of rows) {
+    const unknown = units.filter((p) => !knownPaths.has(p)).map((p) => typedUnits.get(p) ?? p);
     if (unknown.length > 0) errors.push({ line, field: 'units', message: `unknown unit ${unknown.join(', ')}` });
     const taken = username === undefined ? undefined : takenNames.get(username);
     if (taken)

@@ -3,7 +3,14 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { mailFailureOf, mailSignature, sendWithin, type Mail, type Mailer } from '../recovery/mailer.ts';
+import {
+  mailFailureOf,
+  mailSignature,
+  sendWithin,
+  type Mail,
+  type MailFailure,
+  type Mailer,
+} from '../recovery/mailer.ts';
 import { placeName, serviceName } from '../place.ts';
 import { newResetToken } from '../recovery/reset-tokens.ts';
 import { inTransaction } from '../transaction.ts';
@@ -51,41 +58,88 @@ export async function createUserWithLink(
   deps: NewAccountMail,
   input: Record<string, unknown>,
 ): Promise<LinkedUser> {
-  const { token, tokenHash } = newResetToken();
   const created = await inTransaction(ctx, async (ctx) => {
     const user = await createUser(ctx, { ...input, password: undefined }).catch((error: unknown) => {
       throw withEmailNeeded(error, input.email);
     });
-    const createdAt = new Date();
-    const expiresAt = new Date(createdAt.getTime() + NEW_ACCOUNT_LINK_HOURS * 3_600_000);
-    await ctx.models.PasswordReset.create(
-      { tokenHash, userId: user.id, createdAt, expiresAt },
-      { transaction: ctx.tx },
-    );
-    await audit(ctx, {
-      action: 'password_reset.request',
-      target: user.username,
-      details: { newAccount: true, expiresAt: expiresAt.toISOString() },
-    });
-    return { user, expiresAt };
+    return { user, ...(await makeWelcomeLink(ctx, user)) };
   });
-  const mail = newAccountMail(created.user, {
-    link: `${deps.issuer}/password/reset/${token}`,
+  const mailed = await mailWelcome(ctx, deps, created.user, created);
+  return { user: created.user, expiresAt: created.expiresAt, mailed: mailed === null };
+}
+
+/** A welcome's link, stored only as its hash, and audited as a new account's; in the caller's transaction. */
+async function makeWelcomeLink(ctx: GatewayContext, user: User): Promise<{ token: string; expiresAt: Date }> {
+  const { token, tokenHash } = newResetToken();
+  const createdAt = new Date();
+  const expiresAt = new Date(createdAt.getTime() + NEW_ACCOUNT_LINK_HOURS * 3_600_000);
+  await ctx.models.PasswordReset.create({ tokenHash, userId: user.id, createdAt, expiresAt }, { transaction: ctx.tx });
+  await audit(ctx, {
+    action: 'password_reset.request',
+    target: user.username,
+    details: { newAccount: true, expiresAt: expiresAt.toISOString() },
+  });
+  return { token, expiresAt };
+}
+
+/**
+ * Mails the welcome with its link, waiting at most NEW_ACCOUNT_MAIL_WAIT_MS; null once the mail server took
+ * it, else the kind of failure (mailer.ts), which is audited and logged (notMailed).
+ */
+async function mailWelcome(
+  ctx: GatewayContext,
+  deps: NewAccountMail,
+  user: User,
+  link: { token: string; expiresAt: Date },
+): Promise<MailFailure | null> {
+  const mail = newAccountMail(user, {
+    link: `${deps.issuer}/password/reset/${link.token}`,
     issuer: deps.issuer,
     campusName: ctx.place?.campusName,
-    expiresAt: created.expiresAt,
-    secondFactor: await secondFactorRequired(ctx, created.user),
+    expiresAt: link.expiresAt,
+    secondFactor: await secondFactorRequired(ctx, user),
   });
   try {
     await sendWithin(deps.mailer, mail, NEW_ACCOUNT_MAIL_WAIT_MS);
-    return { ...created, mailed: true };
+    return null;
   } catch (error) {
-    await notMailed(ctx, deps, created.user, error);
-    return { ...created, mailed: false };
+    return notMailed(ctx, deps, user, error);
   }
 }
 
-async function notMailed(ctx: GatewayContext, deps: NewAccountMail, user: User, error: unknown): Promise<void> {
+/** How mailing one imported person's welcome went: `failure` null once the mail server took it. */
+export type WelcomeSent = { username: string; email: string; failure: MailFailure | null };
+
+/** At most this many welcomes are being mailed at once, as with security notices: one connection each. */
+const WELCOMES_AT_ONCE = 4;
+
+/**
+ * Welcomes people just made without a password (an import, once its transaction committed) as the console
+ * welcomes one: each gets their own link, in a transaction of its own, and the welcome mail. A mail the
+ * mail server refuses or does not take in time is that person's alone: the others are mailed, and the
+ * answer says whose was not (audited and logged as the console's).
+ */
+export async function welcomeNewPeople(
+  ctx: GatewayContext,
+  deps: NewAccountMail,
+  users: User[],
+  onEach?: (done: number) => void,
+): Promise<WelcomeSent[]> {
+  const welcomes: WelcomeSent[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < users.length) {
+      const user = users[next++]!;
+      const link = await inTransaction(ctx, (ctx) => makeWelcomeLink(ctx, user));
+      welcomes.push({ username: user.username, email: user.email, failure: await mailWelcome(ctx, deps, user, link) });
+      onEach?.(welcomes.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WELCOMES_AT_ONCE, users.length) }, worker));
+  return welcomes.sort((a, b) => a.username.localeCompare(b.username));
+}
+
+async function notMailed(ctx: GatewayContext, deps: NewAccountMail, user: User, error: unknown): Promise<MailFailure> {
   const failure = mailFailureOf(error);
   const reason = failure.error === 'ETIMEDOUT' ? 'mail_unanswered' : 'mail_refused';
   deps.logger?.warn(
@@ -98,6 +152,7 @@ async function notMailed(ctx: GatewayContext, deps: NewAccountMail, user: User, 
     outcome: 'failure',
     details: { newAccount: true, reason, ...failure },
   });
+  return failure;
 }
 
 /** An empty email, where the link is to be mailed, says so rather than "not a valid email address". */
