@@ -17,8 +17,11 @@ export type NoticeFacts = {
   place?: Place;
 };
 
-/** One change as its mail tells it: the subject, then a sentence or two of what happened and what follows. */
-type Change = { subject: string; said: string[]; to?: string };
+/**
+ * One change as its mail tells it: the subject, then a sentence or two of what happened and what follows.
+ * `greet`: the name the mail greets, where not the account's present name (null: no name at all).
+ */
+type Change = { subject: string; said: string[]; to?: string; greet?: string | null };
 
 type Details = Record<string, unknown>;
 /** `service` is what the mail calls the accounts' service: "Atrium", or the campus's name (place.ts). */
@@ -199,7 +202,9 @@ function passkeyName(details: Details): string {
 
 /**
  * An edit that changed the address: the old one is told, with the new one masked (whoever reads the old
- * mailbox may no longer be the person), and the new one is told it now receives the account's mail.
+ * mailbox may no longer be the person), and the new one is told it now receives the account's mail. For
+ * the same reason the old address is greeted by the name the account had before the edit, which that
+ * mailbox knew already, never by a new one changed with it; a record without it greets no name.
  */
 function emailChanged(entry: AuditEntry, account: string, service: string): Change[] | null {
   const details = entry.details ?? {};
@@ -207,9 +212,11 @@ function emailChanged(entry: AuditEntry, account: string, service: string): Chan
   const after = (details.changes as Details | undefined)?.email;
   if (typeof before !== 'string' || typeof after !== 'string' || before === after) return null;
   const subject = `The email address of your ${service} account was changed`;
+  const oldName = (details.before as Details | undefined)?.displayName;
   return [
     {
       to: before,
+      greet: typeof oldName === 'string' && oldName.trim() !== '' ? oldName : null,
       subject,
       said: [
         `The email address of your ${service} account ${account} was changed from ${before} to ${masked(after)}.`,
@@ -314,8 +321,9 @@ export function noticeMails(entry: AuditEntry, facts: NoticeFacts): Mail[] {
 }
 
 function noticeText(change: Change, by: By, facts: NoticeFacts): string {
+  const name = change.greet === undefined ? facts.user.displayName : change.greet;
   return [
-    `Hello ${facts.user.displayName},`,
+    name === null ? 'Hello,' : `Hello ${name},`,
     '',
     ...change.said,
     '',

@@ -166,6 +166,17 @@ describe('security notices by mail', () => {
     expect(mailbox.received.filter((m) => m.to.includes('otto@campus.test'))).toHaveLength(1);
   });
 
+  it('greets the old address by the name it knew when the name changes with the email, and shows it no new one', async () => {
+    await addPerson(gateway, 'robin');
+    await editUser(await helpdesk(), 'robin', { displayName: 'Robin Martin-Okoye', email: 'robin.mo@elsewhere.test' });
+    const old = await mailbox.next('robin@campus.test');
+    const fresh = await mailbox.next('robin.mo@elsewhere.test');
+    expect(text(old).startsWith('Hello Test robin,\n')).toBe(true);
+    expect(text(old)).not.toContain('Martin-Okoye');
+    expect(text(old)).not.toContain('robin.mo');
+    expect(text(fresh).startsWith('Hello Robin Martin-Okoye,\n')).toBe(true);
+  });
+
   it('tells the person who changed their own password, from which browser and address', async () => {
     const pat = await addPerson(gateway, 'pat');
     const policy = {
