@@ -93,7 +93,7 @@ export async function assertKeyOpens(models: FederationModels, sealer: Sealer, d
     if (!(error instanceof SetupError)) throw error;
     throw new SetupError(
       'wrong_secret',
-      `This is not the sealing secret the ${domain} node's keys were sealed with at its first start (NODE_SECRET_KEY, or without it the development secret file in ATRIUM_DATA_DIR): start the node with that secret`,
+      `This is not the secret the ${domain} node's keys are sealed with now (set at its first start or by the last "atrium secrets reseal --node ${domain}"): start the node with that secret as NODE_SECRET_KEY (or, without it, the development secret file in ATRIUM_DATA_DIR), or in NODE_SECRET_KEY_PREVIOUS while a rotation is under way`,
     );
   }
 }

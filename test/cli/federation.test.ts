@@ -166,7 +166,7 @@ describe('atrium node and migrate --node', () => {
       ]);
       expect(wrongSecret.code).toBe(1);
       expect(wrongSecret.stderr).toBe(
-        `atrium: This is not the sealing secret the ${ENG} node's keys were sealed with at its first start (NODE_SECRET_KEY, or without it the development secret file in ATRIUM_DATA_DIR): start the node with that secret\n`,
+        `atrium: This is not the secret the ${ENG} node's keys are sealed with now (set at its first start or by the last "atrium secrets reseal --node ${ENG}"): start the node with that secret as NODE_SECRET_KEY (or, without it, the development secret file in ATRIUM_DATA_DIR), or in NODE_SECRET_KEY_PREVIOUS while a rotation is under way\n`,
       );
       expect(unreachable.code).toBe(1);
       expect(unreachable.stderr).toBe(

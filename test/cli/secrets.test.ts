@@ -271,8 +271,9 @@ describe('rotating NODE_SECRET_KEY', () => {
     const alone = await startTestNodeOn(gateway, DOMAIN, db, { NODE_SECRET_KEY: B });
     expect(await keysServed(alone.localUrl)).toBe(1);
     await alone.close();
+    // The first-start secret is now exactly the wrong one: the words name the secret of the last reseal.
     await expect(startTestNodeOn(gateway, DOMAIN, db, { NODE_SECRET_KEY: A })).rejects.toThrow(
-      `This is not the sealing secret the ${DOMAIN} node's keys were sealed with at its first start`,
+      `This is not the secret the ${DOMAIN} node's keys are sealed with now (set at its first start or by the last "atrium secrets reseal --node ${DOMAIN}")`,
     );
   });
 });
