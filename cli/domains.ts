@@ -1,4 +1,10 @@
-import { addDomain, listDomains, updateDomain, type PresentedDomain } from '../gateway/domains/domains.ts';
+import {
+  addDomain,
+  domainsServing,
+  listDomains,
+  updateDomain,
+  type PresentedDomain,
+} from '../gateway/domains/domains.ts';
 import { HomeMoveError, type HomeMoves } from '../gateway/domains/home-moves.ts';
 import { removeDomain } from '../gateway/domains/remove-domain.ts';
 import { describeSharedUnit, sharedUnits } from '../gateway/domains/shared-units.ts';
@@ -31,6 +37,27 @@ function movedText(moved: HomeMoves): string {
 }
 
 const served = (d: PresentedDomain) => (d.units.length > 0 ? `serving ${d.units.join(', ')}` : 'serving no unit');
+
+/** What an operator does after adding a domain, so that its people can chat: its node, its keys, its pairs. */
+function nextSteps(domain: PresentedDomain, others: string[]): string {
+  const peers = others.length > 0 ? others.join(', ') : 'none yet';
+  return [
+    'Next:',
+    `  1. Start its node with this URL: atrium migrate --node ${domain.name}, then`,
+    `     NODE_PUBLIC_URL=${domain.url} atrium node --domain ${domain.name}`,
+    "     (GATEWAY_ISSUER set to this gateway's issuer, NODE_SECRET_KEY to a secret of its own).",
+    `  2. While it runs, pin its keys here: atrium domains pin ${domain.name}`,
+    `  3. For each domain its people may exchange messages with: atrium domains allow ${domain.name} OTHER_DOMAIN`,
+    `     (the other domains: ${peers}).`,
+  ].join('\n');
+}
+
+/** Which chat domain serves each unit a removed domain served, now that it is gone (one above it, or none). */
+function unitsLeftText(units: string[], servedNow: (string | null)[]): string {
+  if (units.length === 0) return '';
+  const each = units.map((unit, i) => `${unit} (${servedNow[i] ? `now served by ${servedNow[i]}` : 'no chat domain'})`);
+  return ` Its units stay, with their people: ${each.join(', ')}.`;
+}
 
 export const domainCommands: CommandGroup = {
   add: {
@@ -65,11 +92,16 @@ export const domainCommands: CommandGroup = {
             movePeople: args.flag('move-people'),
           }),
         );
-        return (await listDomains(ctx)).find((d) => d.id === created.id)!;
+        const all = await listDomains(ctx);
+        return { ...all.find((d) => d.id === created.id)!, others: all.filter((d) => d.id !== created.id) };
       });
+      const { others, ...json } = domain;
       return {
-        json: domain,
-        text: `Added domain ${domain.name} at ${domain.url}, ${served(domain)}.`,
+        json,
+        text: `Added domain ${domain.name} at ${domain.url}, ${served(domain)}.\n${nextSteps(
+          domain,
+          others.map((d) => d.name),
+        )}`,
       };
     },
   },
@@ -102,16 +134,18 @@ export const domainCommands: CommandGroup = {
   },
   remove: {
     summary:
-      'Removes a domain node with the units it serves, its pinned keys and its federation pairs; nodes stop routing to it.',
+      'Removes a domain node with its pinned keys and its federation pairs; nodes stop routing to it. The units it served stay, with their people, served by a domain above them or by none.',
     args: ['NAME'],
     options: { 'move-people': movePeople },
     notes:
       'Refused, with the count, while the domain is the IM home of anyone, unless --move-people is given (their chat history stays on its node).',
     async run(args, io) {
       const name = args.positionals[0]!;
-      const removed = await withSession(io, ({ ctx }) =>
-        confirmedBy(() => removeDomain(ctx, name, { movePeople: args.flag('move-people') })),
-      );
+      const { removed, units, servedNow } = await withSession(io, async ({ ctx }) => {
+        const units = (await listDomains(ctx)).find((d) => d.name === name)?.units ?? [];
+        const removed = await confirmedBy(() => removeDomain(ctx, name, { movePeople: args.flag('move-people') }));
+        return { removed, units, servedNow: await domainsServing(ctx, units) };
+      });
       const pairs = removed.federationPairs.length;
       const pairsText = pairs > 0 ? ` Removed its ${pairs} federation pair${pairs === 1 ? '' : 's'}.` : '';
       return {
@@ -121,7 +155,7 @@ export const domainCommands: CommandGroup = {
           moves: removed.moved.moves,
           federationPairs: removed.federationPairs,
         },
-        text: `Removed domain ${name}.${pairsText}${movedText(removed.moved)}`,
+        text: `Removed domain ${name}.${pairsText}${movedText(removed.moved)}${unitsLeftText(units, servedNow)}`,
       };
     },
   },
