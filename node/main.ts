@@ -24,6 +24,7 @@ import { refusingRotatedBotTokens } from './auth/ended-bot-tokens.ts';
 import { createGatewayKeys, type GatewayKeys } from './auth/gateway-keys.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
+import { followingMovedMembers } from './conversations/moved-members.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
@@ -202,6 +203,7 @@ async function startOn(
     apps,
     webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory, apps: apps.directory },
     movedPeers: services.movedPeers,
+    services,
     clock,
     logger,
   });
@@ -589,17 +591,23 @@ async function endedAccessGate(deps: {
   webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
   /** Told when someone leaves this domain, so that a send to them is refused at once (conversations/moved-peers.ts). */
   movedPeers: MovedPeers;
+  /** What follows people who left this domain into their groups (conversations/moved-members.ts). */
+  services: NodeServices;
   clock: Clock;
   logger: Logger;
 }) {
   const { standing, sequelize, bus, config, url, signingKey, apps, clock, logger } = deps;
   const clientActive = tokenClientActive(apps.directory);
-  const ended = forgettingMovedPeers(
-    forgettingChangedApps(
-      endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
-      apps,
+  // Outermost: people who left are followed into their groups once the entry is recorded (moved-members.ts).
+  const ended = followingMovedMembers(
+    forgettingMovedPeers(
+      forgettingChangedApps(
+        endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
+        apps,
+      ),
+      deps.movedPeers,
     ),
-    deps.movedPeers,
+    deps.services,
   );
   await ended.load();
   const endedPoller = createEndedAccessPoller({

@@ -63,6 +63,12 @@ export const federationEventSchema = z.discriminatedUnion('type', [
       .optional(),
   }),
   z.object({ type: z.literal('receipt'), conversationId: id, address: addressSchema, readSeq: seq, deliveredSeq: seq }),
+  /**
+   * A person of the origin domain moved off it (the gateway's "Move their chat"): they chat at `to` now,
+   * the same username at another domain. Sent by the domain left to the home of each group `from` is in;
+   * the home checks it with the campus directory and puts `to` in `from`'s place (docs/federation.md).
+   */
+  z.object({ type: z.literal('moved'), from: addressSchema, to: addressSchema }),
 ]);
 
 export type FederationEvent = z.infer<typeof federationEventSchema>;

@@ -98,10 +98,12 @@ export const groupEventSchema = z.discriminatedUnion('event', [
   }),
   z.object({ event: z.literal('member.removed'), members: z.array(address), by: address.optional() }),
   z.object({ event: z.literal('member.role'), members: z.array(address), role: memberRole, by: address.optional() }),
+  /** The one member named chats at `to` now (moved to another college): `to` takes their place and role. */
+  z.object({ event: z.literal('member.moved'), members: z.array(address), to: address, by: address.optional() }),
 ]);
 
 const GROUP_EVENTS = new Set<unknown>(groupEventSchema.options.map((option) => option.shape.event.value));
-const GROUP_EVENT_FIELDS = ['event', 'by', 'members', 'count', 'title', 'owner', 'role'] as const;
+const GROUP_EVENT_FIELDS = ['event', 'by', 'members', 'count', 'title', 'owner', 'role', 'to'] as const;
 
 /**
  * Whether an entry, as a device reads it, is a `system` entry of a known event whose fields break its

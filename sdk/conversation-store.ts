@@ -164,6 +164,8 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       if (typeof entry.owner === 'string') setRole(entry.owner, 'owner');
       return true;
     }
+    case 'member.moved':
+      return moveMember(view, named[0], typeof entry.to === 'string' ? entry.to : undefined);
     case 'member.role': {
       const parsed = memberViewSchema.shape.role.safeParse(entry.role);
       if (!parsed.success) return false;
@@ -177,4 +179,23 @@ function changeGroup(view: Conversation, entry: Message): boolean {
     default:
       return false;
   }
+}
+
+const RANK: Record<Member['role'], number> = { member: 0, admin: 1, owner: 2 };
+
+/**
+ * Someone moved to another college: their new address takes the old one's place and role (the higher one
+ * where it was a member already); the count stays. False if the view does not list them.
+ */
+function moveMember(view: Conversation, from: string | undefined, to: string | undefined): boolean {
+  const old = view.members.find((m) => m.address === from);
+  if (!old || !to) return false;
+  const there = view.members.find((m) => m.address === to);
+  if (!there) old.address = to;
+  else {
+    if (RANK[old.role] > RANK[there.role]) there.role = old.role;
+    view.members = view.members.filter((m) => m !== old);
+    if (view.memberCount !== undefined) view.memberCount = Math.max(0, view.memberCount - 1);
+  }
+  return true;
 }

@@ -3,7 +3,7 @@ import { domainOf, userOf } from '../../protocol/address.ts';
 import { domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { EndedAccess, EndedEntry } from '../auth/ended-access.ts';
-import { askDirectory, type GatewayDirectory, type Person } from '../federation/directory.ts';
+import { askDirectory, type GatewayDirectory, type Person, USERNAMES_PER_LOOKUP } from '../federation/directory.ts';
 import { isDirectId } from './open-direct.ts';
 
 /**
@@ -26,6 +26,8 @@ const MAX_REMEMBERED = 20_000;
 /** How long a send waits for the directory's answer at most: past that it goes as before, asked again next time. */
 const ASK_WITHIN_MS = 2_000;
 const UNANSWERED_FOR_MS = 5_000;
+/** A username as the gateway takes it in a lookup: an app's bot of another form is nobody it could move. */
+const USERNAME = /^[a-z0-9._-]{1,64}$/;
 
 /** Where the peers of direct conversations chat now, asked before a message is sent to them. */
 export interface MovedPeers {
@@ -37,6 +39,11 @@ export interface MovedPeers {
   refuseIfMoved(conversationId: string, members: Set<string>, sender: string): Promise<void> | undefined;
   /** Someone left this domain (an ended access of kind `left_domain`): what was known of its people is asked again. */
   forgetLocal(): void;
+  /**
+   * Of these addresses (of this organization's domains), those whose person no longer has them, with where
+   * that person chats now; asked of the directory now, not remembered. Throws while it cannot be reached.
+   */
+  movedAmong(addresses: string[]): Promise<Map<string, Person>>;
 }
 
 /**
@@ -122,6 +129,22 @@ export function createMovedPeers(options: {
     },
     forgetLocal() {
       for (const peer of verdicts.keys()) if (domainOf(peer) === directory.domain) verdicts.delete(peer);
+    },
+    async movedAmong(addresses) {
+      const moved = new Map<string, Person>();
+      const asked: string[] = [];
+      for (const address of new Set(addresses))
+        if (USERNAME.test(userOf(address)) && (await ours(domainOf(address)))) asked.push(address);
+      for (let i = 0; i < asked.length; i += USERNAMES_PER_LOOKUP) {
+        const some = asked.slice(i, i + USERNAMES_PER_LOOKUP);
+        const usernames = [...new Set(some.map(userOf))].join(',');
+        const people = await askDirectory(directory, { usernames });
+        for (const address of some) {
+          const person = people.find((p) => p.username.toLowerCase() === userOf(address));
+          if (person && !person.addresses.includes(address)) moved.set(address, person);
+        }
+      }
+      return moved;
     },
   };
 }

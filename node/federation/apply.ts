@@ -46,19 +46,22 @@ function checkIdentity(origin: string, snap: Extract<FederationEvent, { type: 'c
     throw new SenderNotOfOriginError(`${origin} sent the direct conversation of ${a} and ${b}, which ${home} orders`);
 }
 
+/** The conversations that events name (a move names none: it is a person's, taken by moved-members.ts). */
+const conversationIds = (events: FederationEvent[]) => [
+  ...new Set(
+    events.flatMap((e) =>
+      e.type === 'conversation' ? [e.conversation.id] : e.type === 'moved' ? [] : [e.conversationId],
+    ),
+  ),
+];
+
 /** Refuses a transaction carrying any event its origin may not author (docs/federation.md). */
 export async function checkAuthorship(
   services: NodeServices,
   origin: string,
   events: FederationEvent[],
 ): Promise<void> {
-  const ids = [
-    ...new Set(
-      events
-        .filter((e) => e.type !== 'receipt')
-        .map((e) => (e.type === 'conversation' ? e.conversation.id : (e as { conversationId: string }).conversationId)),
-    ),
-  ];
+  const ids = conversationIds(events.filter((e) => e.type !== 'receipt'));
   const known = new Map(
     (ids.length > 0
       ? await services.models.Conversation.findAll({
@@ -72,6 +75,12 @@ export async function checkAuthorship(
     if (event.type === 'receipt') {
       if (domainOf(event.address) !== origin)
         throw new SenderNotOfOriginError(`${origin} sent a receipt for ${event.address}`);
+      continue;
+    }
+    if (event.type === 'moved') {
+      // Only the domain left speaks of its person's move; the home asks the directory where they went.
+      if (domainOf(event.from) !== origin)
+        throw new SenderNotOfOriginError(`${origin} sent a move of ${event.from}, who is not of it`);
       continue;
     }
     const conversationId = event.type === 'conversation' ? event.conversation.id : event.conversationId;
@@ -113,7 +122,7 @@ export async function applyEvents(
   const refused: Refusal[] = [];
   const mayExchange = policyCheck(services.federation.policy.registry, services.domain);
   // The conversations this node holds (or is given by this transaction): entries of any other are refused.
-  const ids = [...new Set(events.map((e) => (e.type === 'conversation' ? e.conversation.id : e.conversationId)))];
+  const ids = conversationIds(events);
   const held = new Map<string, Held>(
     (
       await Conversation.findAll({
@@ -124,8 +133,7 @@ export async function applyEvents(
     ).map((c) => [c.id, { homeDomain: c.homeDomain, kind: c.kind }]),
   );
 
-  // Consecutive entries (the bulk of any transaction) are stored together: a few statements for the run
-  // instead of several round trips per entry.
+  // Consecutive entries (most of a transaction) are stored together: a few statements, not trips per entry.
   let run: { index: number; event: EntryEvent }[] = [];
   const flushRun = async () => {
     if (run.length > 0) {
@@ -188,7 +196,7 @@ export async function applyEvents(
     } else if (event.type === 'entry') {
       run.push({ index, event });
       continue;
-    } else {
+    } else if (event.type === 'receipt') {
       const raise = (column: string, to: number) =>
         services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
       // The home knows where its conversation ends: a reader's node may have run ahead of its own copy.

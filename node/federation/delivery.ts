@@ -36,6 +36,11 @@ export interface OutgoingDelivery {
     readSeq: number;
     deliveredSeq: number;
   }): Promise<void>;
+  /**
+   * One of this domain's people moved to another domain: the home of a group they are in is told, through
+   * the outbox (so a home that is away hears it when it is back), and puts their new address in their place.
+   */
+  tellMoved(home: string, move: { from: string; to: string }): Promise<void>;
   /** A signed request from `domain` arrived: what waits for it goes now rather than after its backoff. */
   heardFrom(domain: string): Promise<void>;
   /**
@@ -216,6 +221,11 @@ export function createOutgoingDelivery(options: {
           queueReceipt({ destination, event: { type: 'receipt', ...receipt } }),
         ),
       );
+    },
+
+    async tellMoved(home, move) {
+      await outbox.enqueue(undefined, home, [{ type: 'moved', ...move }]);
+      outbox.kick();
     },
 
     heardFrom: (peer) => outbox.heardFrom(peer),

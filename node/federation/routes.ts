@@ -16,6 +16,7 @@ import { bodyObject, type MessageBody } from '../messages/present-message.ts';
 import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
+import { takeMoves } from '../conversations/moved-members.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
@@ -270,6 +271,12 @@ async function takeTransaction(
     services.logger.warn({ origin, txnId, err: error }, 'refused a federation transaction');
     throw error;
   });
+  // Moves first, outside the transaction: each asks the directory and appends to its groups, and a move
+  // taken twice (this transaction sent again) changes nothing the second time.
+  await takeMoves(
+    services,
+    events.flatMap((e) => (e.type === 'moved' ? [{ from: e.from, to: e.to }] : [])),
+  );
   const { InboxEntry } = federationModels;
   const outcome = await services.sequelize.transaction(async (tx) => {
     const [, fresh] = await InboxEntry.findOrCreate({

@@ -22,10 +22,11 @@ export function reported(event: FederationEvent): event is EntryEvent {
  * an entry becomes a placeholder of the same id and seq, without author or content; a recall stays as it
  * is (it carries no content, and the recalled message must not stay readable there); a conversation
  * snapshot stays (the destination needs it to take the entries); a receipt is dropped (a later one
- * supersedes it). `home` is this domain, which speaks for the placeholder.
+ * supersedes it), and so is a move (that home's groups hold nobody of a domain it may not talk to). `home`
+ * is this domain, which speaks for the placeholder.
  */
 export function withhold(event: FederationEvent, home: string): FederationEvent | null {
-  if (event.type === 'receipt') return null;
+  if (event.type === 'receipt' || event.type === 'moved') return null;
   if (event.type !== 'entry' || event.message.kind === WITHHELD || event.message.kind === 'recall') return event;
   return placeholderOf(event, home);
 }

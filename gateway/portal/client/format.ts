@@ -231,6 +231,9 @@ export function systemText(
       return `${members} left${typeof message.owner === 'string' ? `; ${name(message.owner)} is now the owner` : ''}`;
     case 'member.removed':
       return `${by} removed ${members}`;
+    case 'member.moved':
+      // Their name is the same at the new address: where they chat now is what changed.
+      return `${members} moved to ${typeof message.to === 'string' ? message.to.slice(message.to.lastIndexOf('@') + 1) : 'another college'}`;
     case 'member.role':
       return message.role === 'owner'
         ? `${by} made ${members} the owner`
