@@ -6,7 +6,9 @@ import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { pinnedKeysOf } from '../federation/pin-domain.ts';
+import { domainTitles } from '../portal/unit-labels.ts';
 import { inTransaction } from '../transaction.ts';
+import { listDomains } from './domains.ts';
 import { guardHomeMoves, type HomeMoves } from './home-moves.ts';
 
 const removeSchema = z.object({ movePeople: z.boolean().optional() });
@@ -28,6 +30,10 @@ export async function removeDomain(ctx: GatewayContext, name: string, input: unk
     if (!domain) throw new NotFoundError(`No domain ${name}`);
     const pairsWhere = { [Op.or]: [{ domainA: name }, { domainB: name }] };
     const pairs = await FederationPair.findAll({ where: pairsWhere, transaction: ctx.tx });
+    // What it served and what people called it, kept in the audit line: the gateway tells its people, and
+    // the other colleges' people writing to them, that this chat was removed (removed-domains.ts).
+    const served = (await listDomains(ctx)).find((d) => d.name === name)?.units ?? [];
+    const title = (await domainTitles(ctx, [{ name, units: served }])).get(name) ?? name;
     const moved = await guardHomeMoves(ctx, data.movePeople === true, async () => {
       await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
       await FederationPair.destroy({ where: pairsWhere, transaction: ctx.tx });
@@ -39,6 +45,8 @@ export async function removeDomain(ctx: GatewayContext, name: string, input: unk
       target: name,
       details: {
         url: domain.url,
+        title,
+        units: served,
         pinnedKids: pinnedKeysOf(domain).map((k) => k.kid),
         federationPairs,
         ...(moved.people > 0 ? { movedPeople: moved.people, moves: moved.moves } : {}),

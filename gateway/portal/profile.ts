@@ -2,6 +2,7 @@ import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../core/
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
 import { listDomains, type PresentedDomain } from '../domains/domains.ts';
+import { removedDomains, removedHomeOf } from '../domains/removed-domains.ts';
 import { domainTitles } from './unit-labels.ts';
 
 /** `title` names the node for people: the units it serves ("College of Arts"), else the domain name. */
@@ -16,6 +17,12 @@ export type PortalDomain = {
 export type PortalProfile = {
   user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
   domains: PortalDomain[];
+  /**
+   * When no domain serves the person because the one that did was removed at the gateway: that domain and
+   * what people called it ("School of Medicine"), so the page says their college's chat was taken off the
+   * campus rather than that it was never set up. Null otherwise.
+   */
+  chatRemoved: { domain: string; title: string } | null;
 };
 
 /** ws(s)://… of a node, from its public URL. */
@@ -36,6 +43,7 @@ export async function portalProfile(ctx: GatewayContext, userId: string): Promis
   const byName = new Map(domains.map((d) => [d.name, d]));
   const theirs = claims.im_domains.map((name) => byName.get(name)).filter((d): d is PresentedDomain => d !== undefined);
   const titles = await domainTitles(ctx, theirs);
+  const removed = theirs.length === 0 ? await removedHomeOf(ctx, claims.org_units) : null;
   return {
     user: {
       id: user.id,
@@ -53,6 +61,7 @@ export async function portalProfile(ctx: GatewayContext, userId: string): Promis
       address: `${user.username}@${d.name}`,
       home: d.name === claims.im_home_domain,
     })),
+    chatRemoved: removed ? { domain: removed.name, title: removed.title } : null,
   };
 }
 
@@ -71,16 +80,38 @@ export const MAX_DOMAIN_NAMES = 50;
 
 /**
  * Other colleges' nodes as people know them ("School of Law"): the hosts of groups the person is in
- * name them. A name no domain is registered under is left out: the page shows it as it is.
+ * name them. A domain removed at the gateway is named as it was called then, marked `removed`, so the
+ * page can say that college's chat is no longer on the campus. A name no domain was registered under is
+ * left out: the page shows it as it is.
  */
-export async function titledDomains(ctx: GatewayContext, names: string[]): Promise<{ name: string; title: string }[]> {
+export async function titledDomains(
+  ctx: GatewayContext,
+  names: string[],
+): Promise<{ name: string; title: string; removed?: true }[]> {
   const wanted = new Set(names);
   const registered = (await listDomains(ctx)).filter((d) => wanted.has(d.name));
   const titles = await domainTitles(ctx, registered);
-  return registered.map((d) => ({ name: d.name, title: titles.get(d.name) ?? d.name }));
+  const named: { name: string; title: string; removed?: true }[] = registered.map((d) => ({
+    name: d.name,
+    title: titles.get(d.name) ?? d.name,
+  }));
+  if (named.length === wanted.size) return named;
+  for (const d of await removedDomains(ctx))
+    if (wanted.has(d.name)) named.push({ name: d.name, title: d.title, removed: true });
+  return named;
 }
 
 /** Every registered node's URL: the resources the portal asks for at sign-in. */
 export async function allNodeUrls(ctx: GatewayContext): Promise<string[]> {
   return (await listDomains(ctx)).map((d) => d.url);
+}
+
+/**
+ * The nodes a portal page may connect to: the registered ones, and those of domains removed at the
+ * gateway, so that a page left open while its college's chat was removed connects there again once it is
+ * added back, with no reload (as after an outage).
+ */
+export async function pageNodeUrls(ctx: GatewayContext): Promise<string[]> {
+  const [registered, removed] = await Promise.all([allNodeUrls(ctx), removedDomains(ctx)]);
+  return [...registered, ...removed.flatMap((d) => (d.url ? [d.url] : []))];
 }

@@ -3,14 +3,34 @@ import { domainOf } from '../../protocol/address.ts';
 import { allowed, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
 export class FederationDeniedError extends AppError {
-  constructor(domains: string[]) {
-    super(
-      'federation_denied',
-      403,
-      `The federation policy does not let this domain exchange messages with ${domains.join(', ')}`,
-    );
+  /** `unregistered`: those of `domains` the gateway does not list (removed from the campus, or never on it). */
+  constructor(domains: string[], unregistered: string[] = []) {
+    super('federation_denied', 403, deniedWhy(domains, unregistered));
   }
 }
+
+/**
+ * A domain the registry does not hold is not kept apart by the policy: it is not on the campus (any
+ * more), and nothing waits for it to come back. Said so, since retrying cannot help either way.
+ */
+function deniedWhy(domains: string[], unregistered: string[]): string {
+  const gone = domains.filter((d) => unregistered.includes(d));
+  const apart = domains.filter((d) => !unregistered.includes(d));
+  const said = [
+    ...(gone.length > 0
+      ? [
+          `${gone.join(', ')} ${gone.length > 1 ? 'are' : 'is'} not a domain of this campus (removed at the gateway, or never added)`,
+        ]
+      : []),
+    ...(apart.length > 0
+      ? [`the federation policy does not let this domain exchange messages with ${apart.join(', ')}`]
+      : []),
+  ].join('; ');
+  return `Nothing was sent: ${said}`;
+}
+
+const unregisteredOf = (registry: Registry, domains: string[]) =>
+  domains.filter((d) => !registry.domains.some((entry) => entry.name === d));
 
 /** Who may talk to whom across domains, by the gateway's registry (its pinned domains and policy). */
 export interface FederationPolicy {
@@ -57,7 +77,7 @@ export function createFederationPolicy(options: { domain: string; registry: Regi
     let known = await current();
     if (others.some((d) => !allowed(known, domain, d))) known = await registry.refreshSoon();
     const denied = others.filter((d) => !allowed(known, domain, d));
-    if (denied.length > 0) throw new FederationDeniedError(denied);
+    if (denied.length > 0) throw new FederationDeniedError(denied, unregisteredOf(known, denied));
   }
 
   return {

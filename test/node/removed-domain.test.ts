@@ -9,6 +9,7 @@ import { addDomain } from '../../gateway/domains/domains.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
+import { pageNodeUrls, portalProfile, titledDomains } from '../../gateway/portal/profile.ts';
 import { ANSWER_HEADERS } from '../../protocol/signature.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
 
@@ -186,12 +187,38 @@ describe('a domain removed at the gateway', () => {
       to: `mia@${ARTS}`,
       text: 'still there?',
     });
-    expect(await onEng.next((f) => f.re === send)).toMatchObject({ type: 'error', code: 'federation_denied' });
+    expect(await onEng.next((f) => f.re === send)).toMatchObject({
+      type: 'error',
+      code: 'federation_denied',
+      message: `Nothing was sent: ${ARTS} is not a domain of this campus (removed at the gateway, or never added)`,
+    });
     onEng.socket.close();
+  });
+
+  it("tells the people it served that their college's chat was removed, and names it to the others", async () => {
+    // Arts is removed (the test before). Bob chatted on arts alone; Mia chats on eng too.
+    const userId = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!.id;
+    const bob = await portalProfile(gateway.context(null), await userId('bob'));
+    expect(bob.domains).toEqual([]);
+    expect(bob.chatRemoved).toEqual({ domain: ARTS, title: 'College of Arts' });
+    const mia = await portalProfile(gateway.context(null), await userId('mia'));
+    expect(mia.domains.map((d) => d.name)).toEqual([ENG]);
+    expect(mia.chatRemoved).toBeNull();
+    // Others' pages name it as it was called, marked removed; a name never registered is left out.
+    expect(await titledDomains(gateway.context(null), [ARTS, ENG, 'nowhere.campus.test'])).toEqual([
+      { name: ENG, title: expect.any(String) },
+      { name: ARTS, title: 'College of Arts', removed: true },
+    ]);
+    // A page open meanwhile may connect to it again once it is added back.
+    expect(await pageNodeUrls(gateway.context(null))).toContain(arts.url);
   });
 
   it('serves again once it is added back and its keys are pinned', async () => {
     await addArtsBack();
+    const bobsId = (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id;
+    const bob = await portalProfile(gateway.context(null), bobsId);
+    expect(bob).toMatchObject({ domains: [expect.objectContaining({ name: ARTS })], chatRemoved: null });
+    expect(await titledDomains(gateway.context(null), [ARTS])).toEqual([{ name: ARTS, title: 'College of Arts' }]);
     const who = await login(gateway, 'mia');
     const token = await who.tokenFor(arts.url);
     await expect.poll(async () => (await fetchMe(arts, token)).status, { timeout: 5_000 }).toBe(200);

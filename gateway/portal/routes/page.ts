@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { GatewayContext } from '../../context.ts';
 import type { Bundler } from '../bundle.ts';
 import { portalCsp } from '../csp.ts';
-import { allNodeUrls } from '../profile.ts';
+import { pageNodeUrls } from '../profile.ts';
 import { forgetReturnTo } from '../../http/return-to.ts';
 import { serviceName } from '../../place.ts';
 
@@ -24,7 +24,7 @@ export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | nu
       return res.redirect(303, '/portal/login');
     }
     const ctx = deps.context(req);
-    const [script, nodes, icons] = await Promise.all([deps.bundler.script(), allNodeUrls(ctx), appIconUrls(ctx)]);
+    const [script, nodes, icons] = await Promise.all([deps.bundler.script(), pageNodeUrls(ctx), appIconUrls(ctx)]);
     res.set({ 'Content-Security-Policy': portalCsp(nodes, icons), 'Cache-Control': 'no-store' });
     res.render('portal', {
       layout: false,
