@@ -12,6 +12,8 @@ export type PortalDomain = {
 export type Me = {
   user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
   domains: PortalDomain[];
+  /** The domain that served the person until it was removed at the gateway, when none serves them now. */
+  chatRemoved?: { domain: string; title: string } | null;
 };
 export type WorkbenchApp = {
   slug: string;
@@ -69,9 +71,12 @@ export const fetchUnitLabels = (paths: string[]) =>
   portalApi<{ units: { path: string; label: string }[] }>(
     `units?${new URLSearchParams({ paths: paths.join(',') })}`,
   ).then((r) => r.units);
-/** Other colleges' nodes by the names people know them by ("School of Law"); unregistered names are left out. */
+/**
+ * Other colleges' nodes by the names people know them by ("School of Law"); `removed` for one removed from
+ * the campus; names never registered are left out.
+ */
 export const fetchDomainTitles = (names: string[]) =>
-  portalApi<{ domains: { name: string; title: string }[] }>(
+  portalApi<{ domains: { name: string; title: string; removed?: true }[] }>(
     `domains?${new URLSearchParams({ names: names.join(',') })}`,
   ).then((r) => r.domains);
 export const logout = () => portalApi<{ redirect: string }>('logout', { method: 'POST' });

@@ -593,6 +593,11 @@ export class PortalApp implements ViewHost {
    */
   #leftDomain({ domain, joined }: ChatEvents['leftDomain']): void {
     if (this.#view?.entry.domain === domain) this.back();
+    const removed = this.#chat.me.chatRemoved;
+    if (joined !== null && joined.length === 0 && removed?.domain === domain)
+      return this.toast(
+        `${removed.title}'s chat was removed from the campus by the campus administrators. Ask your IT help desk whether and when it comes back.`,
+      );
     const stay = `Your conversations on ${domain} stay there and are no longer shown here.`;
     if (joined === null)
       return this.toast(`You no longer chat on ${domain}: your units changed. ${stay}`, {

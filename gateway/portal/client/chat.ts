@@ -145,6 +145,18 @@ const FIRST_MEMBERS = 20;
 const RECOUNT_AFTER_MS = 1_000;
 /** How many nodes' titles one request to the gateway asks (its limit). */
 const DOMAINS_PER_LOOKUP = 50;
+/**
+ * While the person chats nowhere (no domain serves their units, or the one that did was removed), the
+ * gateway is asked again after this, doubled each time up to the last: chat set up or added back meanwhile
+ * is found without a reload, as after an outage.
+ */
+const CHAT_ASKED_FIRST_MS = 2_000;
+const CHAT_ASKED_MAX_MS = 60_000;
+/**
+ * The page's own code for a message refused because a college of its conversation was removed from the
+ * campus (its node's code is `federation_denied`): sending it again cannot help.
+ */
+export const DOMAIN_REMOVED = 'domain_removed';
 
 /**
  * Whom a `typing` frame tells of, for this person: a typist's address, SEVERAL_TYPING for a big group's
@@ -246,6 +258,17 @@ export class Chat extends Emitter<ChatEvents> {
   #titleQueue = new Set<string>();
   /** Hosts whose titles were asked of the gateway, answered or on the way. */
   #titlesAsked = new Set<string>();
+  /** Other colleges' domains the gateway says were removed from the campus (see wantDomainTitle). */
+  readonly #removedDomains = new Set<string>();
+  /** While the person chats nowhere: the next time the gateway is asked again, and how many times it was. */
+  #chatAskTimer: ReturnType<typeof setTimeout> | undefined;
+  #chatAsked = 0;
+  /**
+   * Domains the gateway serves the person on again (#askForChat) whose node has not let them in yet: a
+   * node added back refuses sockets (`forbidden`) until it has asked the gateway itself, which is no
+   * sign-out; the page asks again later.
+   */
+  readonly #comingBack = new Set<string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
   #openKey: string | null = null;
 
@@ -320,7 +343,7 @@ export class Chat extends Emitter<ChatEvents> {
     this.names.set(domain.address, this.me.user.name);
     const client = new AtriumClient({
       url: domain.socketUrl,
-      token: () => tokenFor(domain.name),
+      token: () => tokenFor(domain.name).catch((error: unknown) => this.#tokenRefused(domain.name, error)),
       backoff: { initialMs: 300, maxMs: 15_000 },
     });
     this.clients.set(domain.name, client);
@@ -328,10 +351,66 @@ export class Chat extends Emitter<ChatEvents> {
     return client;
   }
 
+  /**
+   * The gateway gives no token for a domain any more: it is no longer the person's (moved off its units)
+   * or no longer on the campus (removed). Said as when its node closes the socket for it, which a page
+   * that was connecting at that moment does not hear.
+   */
+  #tokenRefused(domain: string, error: unknown): never {
+    if (error instanceof HttpError && (error.status === 403 || error.status === 404) && this.clients.has(domain))
+      void this.#leftDomain(domain);
+    throw error;
+  }
+
   start(): void {
     for (const [domain, client] of this.clients) {
       client.connect().catch((error: Error) => this.emit('failure', `${domain}: ${error.message}`));
     }
+    if (this.clients.size === 0) this.#askForChatLater();
+  }
+
+  /**
+   * The person chats nowhere: the gateway is asked again, on a growing wait, whether a domain serves them
+   * now (set up, or added back after its removal), and the page connects there by itself. What it says
+   * meanwhile (`chatRemoved`) follows too.
+   */
+  #askForChatLater(): void {
+    if (this.#ended || this.#chatAskTimer !== undefined || this.clients.size > 0) return;
+    const delay = Math.min(CHAT_ASKED_MAX_MS, CHAT_ASKED_FIRST_MS * 2 ** this.#chatAsked);
+    this.#chatAsked += 1;
+    this.#chatAskTimer = setTimeout(() => {
+      this.#chatAskTimer = undefined;
+      void this.#askForChat();
+    }, delay);
+  }
+
+  /** A node the gateway lists again refused the person for now (#comingBack): asked again later. */
+  #notBackYet(domain: string): void {
+    this.clients.get(domain)?.close();
+    this.clients.delete(domain);
+    this.domains.delete(domain);
+    this.emit('connection', undefined);
+    this.#askForChatLater();
+  }
+
+  async #askForChat(): Promise<void> {
+    let now: Me;
+    try {
+      now = await fetchMe();
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 401) return;
+      return this.#askForChatLater();
+    }
+    if (this.#ended || this.clients.size > 0) return;
+    Object.assign(this.me, now);
+    for (const d of now.domains) this.#comingBack.add(d.name);
+    for (const d of now.domains)
+      this.#join(d)
+        .connect()
+        .catch((error: Error) => this.emit('failure', `${d.name}: ${error.message}`));
+    if (this.clients.size === 0) this.#askForChatLater();
+    this.emit('list', undefined);
+    this.emit('connection', undefined);
   }
 
   get ended(): boolean {
@@ -457,6 +536,7 @@ export class Chat extends Emitter<ChatEvents> {
     client.on('ended', ({ reason, why }) => {
       // Closed for this domain alone: the person is still signed in, and may chat elsewhere now.
       if (reason === 'left_domain') return void this.#leftDomain(domain);
+      if (reason === 'forbidden' && this.#comingBack.delete(domain)) return this.#notBackYet(domain);
       this.#unsentAtEnd = this.keptUnsent();
       for (const timer of this.#resendTimers.values()) clearTimeout(timer);
       this.#ended = true;
@@ -472,6 +552,7 @@ export class Chat extends Emitter<ChatEvents> {
       this.emit('connection', undefined);
     });
     client.on('ready', () => {
+      if (this.#comingBack.delete(domain)) this.#chatAsked = 0;
       this.#socketRefused.delete(domain);
       this.#sendUnsentReads(domain);
       this.#resendAll(domain);
@@ -508,7 +589,9 @@ export class Chat extends Emitter<ChatEvents> {
         .connect()
         .catch((error: Error) => this.emit('failure', `${d.name}: ${error.message}`));
     this.emit('leftDomain', { domain, joined: now ? joined : null });
+    this.emit('list', undefined);
     this.emit('connection', undefined);
+    this.#askForChatLater();
   }
 
   /**
@@ -1036,6 +1119,7 @@ export class Chat extends Emitter<ChatEvents> {
       pending.state = 'failed';
       pending.errorCode = error instanceof AtriumError ? error.code : undefined;
       pending.error = this.#notSentWhy(entry, pending.errorCode, (error as Error).message);
+      if (pending.errorCode === 'federation_denied') this.#whyDenied(entry);
       return false;
     } finally {
       this.emit('entry', entry);
@@ -1097,6 +1181,11 @@ export class Chat extends Emitter<ChatEvents> {
    * words name its domain and why, for programs and logs; its code stays on the pending message.
    */
   #notSentWhy(entry: Entry, code: string | undefined, message: string): string {
+    if (code === 'federation_denied' || code === DOMAIN_REMOVED) {
+      const removed = this.#removedOf(entry);
+      if (removed.length > 0)
+        return `${removed.map((d) => this.domainTitle(d)).join(', ')}'s chat is no longer on the campus (the campus administrators removed it), so it cannot be sent there.`;
+    }
     const host = entry.conv.homeDomain;
     if (code === 'federation_unavailable' && host !== entry.domain) {
       const what = entry.conv.kind === 'group' ? 'group' : 'conversation';
@@ -1113,9 +1202,25 @@ export class Chat extends Emitter<ChatEvents> {
    * named it by its domain.
    */
   #renameHosts(entry: Entry): void {
-    for (const pending of entry.pending.values())
-      if (pending.state === 'failed' && pending.errorCode === 'federation_unavailable')
+    for (const pending of entry.pending.values()) {
+      if (pending.state !== 'failed') continue;
+      if (pending.errorCode === 'federation_unavailable')
         pending.error = this.#notSentWhy(entry, pending.errorCode, pending.error ?? '');
+      if (pending.errorCode === 'federation_denied' && this.#removedOf(entry).length > 0) {
+        pending.error = this.#notSentWhy(entry, pending.errorCode, pending.error ?? '');
+        pending.errorCode = DOMAIN_REMOVED;
+      }
+    }
+  }
+
+  /** The other colleges of a conversation (its host, its members') that the gateway says were removed. */
+  #removedOf(entry: Entry): string[] {
+    return this.#othersOf(entry).filter((d) => this.#removedDomains.has(d));
+  }
+
+  #othersOf(entry: Entry): string[] {
+    const domains = new Set([entry.conv.homeDomain, ...entry.conv.members.map((m) => domainPart(m.address))]);
+    return [...domains].filter((d) => d && !this.domains.has(d));
   }
 
   /**
@@ -1315,6 +1420,18 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /**
+   * A send the federation policy refused: whether a college of the conversation was removed from the
+   * campus is asked of the gateway (again: it may have been removed since the page asked its name), and
+   * the message then says so (#renameHosts).
+   */
+  #whyDenied(entry: Entry): void {
+    const others = this.#othersOf(entry).filter((d) => !this.#removedDomains.has(d));
+    if (others.length === 0) return this.#renameHosts(entry);
+    for (const d of others) this.#titlesAsked.delete(d);
+    for (const d of others) this.wantDomainTitle(d);
+  }
+
+  /**
    * Asks the gateway what another college's node is called (a `names` event tells when it is known): a
    * conversation's host, or the college a file shared in chat is kept at, named should it be out of reach.
    */
@@ -1330,10 +1447,14 @@ export class Chat extends Emitter<ChatEvents> {
     this.#titleQueue.clear();
     try {
       for (let i = 0; i < names.length; i += DOMAINS_PER_LOOKUP) {
-        for (const { name, title } of await fetchDomainTitles(names.slice(i, i + DOMAINS_PER_LOOKUP)))
+        for (const { name, title, removed } of await fetchDomainTitles(names.slice(i, i + DOMAINS_PER_LOOKUP))) {
           this.#hostTitles.set(name, title);
+          if (removed) this.#removedDomains.add(name);
+          else this.#removedDomains.delete(name);
+        }
       }
-      for (const entry of this.entries.values()) if (names.includes(entry.conv.homeDomain)) this.#renameHosts(entry);
+      for (const entry of this.entries.values())
+        if (this.#othersOf(entry).some((d) => names.includes(d))) this.#renameHosts(entry);
       this.emit('names', undefined);
     } catch {
       // Shown by their domain names meanwhile; asked again when one of their conversations comes again.
@@ -1581,7 +1702,9 @@ export class Chat extends Emitter<ChatEvents> {
         for (const address of [...batch.values()].flat()) {
           this.#unnamed.delete(address);
           if (this.names.has(address)) continue;
-          this.names.set(address, localPart(address));
+          // Someone the directory no longer answers (their college's chat removed from the campus, say)
+          // keeps the name it gave before in this tab: they wrote as that person.
+          this.names.set(address, this.#keptNames.get(address) ?? localPart(address));
           if (peers.has(address)) void this.#askIfApp(address);
         }
         this.emit('names', undefined);

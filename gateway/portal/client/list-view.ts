@@ -45,9 +45,20 @@ type Drawn = { el: HTMLLIElement; sig: string };
 /** Per list element: its drawn items by conversation key, and the guard of the item being pressed. */
 const drawnIn = new WeakMap<HTMLElement, { items: Map<string, Drawn>; presses: PressGuard }>();
 
+/**
+ * Why the person chats nowhere: their college's chat was removed from the campus (the gateway says which),
+ * or none was set up for them yet.
+ */
+function noChatText(chat: Chat): string {
+  const removed = chat.me.chatRemoved;
+  if (removed)
+    return `${removed.title}'s chat was removed from the campus by the campus administrators, so your conversations there cannot be shown. Ask your IT help desk whether and when it comes back; this page finds it again by itself. Your apps are under “Apps”.`;
+  return 'Chat is not set up for your account yet. Your apps are under “Apps”.';
+}
+
 /** Why the list is empty: nothing yet, chat not set up, still loading, or what cannot be reached. */
 function emptyListText(chat: Chat): string {
-  if (chat.clients.size === 0) return 'Chat is not set up for your account yet. Your apps are under “Apps”.';
+  if (chat.clients.size === 0) return noChatText(chat);
   const connection = chat.connection();
   switch (connection.state) {
     case 'online':

@@ -1,5 +1,14 @@
 import type { Message, UploadedAttachment } from '../../../sdk/client.ts';
-import { byWebhook, domainPart, goesLater, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
+import {
+  byWebhook,
+  DOMAIN_REMOVED,
+  domainPart,
+  goesLater,
+  listsSomeMembers,
+  type Chat,
+  type Entry,
+  type Pending,
+} from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import type { HttpError } from './api.ts';
@@ -426,25 +435,27 @@ export function renderPending(entry: Entry, pending: Pending, onRetry: () => voi
                 `${goesLater(pending) ? 'Not sent yet' : 'Not sent'}: ${pending.error ?? 'refused'}`,
               ),
               ' ',
-              ...(unsendable(pending)
-                ? [
-                    h(
-                      'button',
-                      {
-                        type: 'button',
-                        class: 'tool',
-                        onclick: (event: MouseEvent) => {
-                          giveBack(event.currentTarget as HTMLElement, pending.text);
-                          onDiscard();
+              ...(pending.errorCode === DOMAIN_REMOVED
+                ? [h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard')]
+                : unsendable(pending)
+                  ? [
+                      h(
+                        'button',
+                        {
+                          type: 'button',
+                          class: 'tool',
+                          onclick: (event: MouseEvent) => {
+                            giveBack(event.currentTarget as HTMLElement, pending.text);
+                            onDiscard();
+                          },
                         },
-                      },
-                      'Edit',
-                    ),
-                  ]
-                : [
-                    h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'),
-                    h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard'),
-                  ]),
+                        'Edit',
+                      ),
+                    ]
+                  : [
+                      h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'),
+                      h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard'),
+                    ]),
             ]
           : h('span', { class: 'status status-sending', 'data-status': 'sending' }, 'Sending…'),
       ),
