@@ -12,7 +12,8 @@ export async function readPasswordFromStdin(io: Io): Promise<string> {
   return line;
 }
 
-function readFirstLine(io: Io): Promise<string> {
+/** The first line of stdin, piped or typed (echoed), without its line break. */
+export function readFirstLine(io: Io): Promise<string> {
   const stdin = io.stdin;
   return new Promise((resolve, reject) => {
     let buffer = '';

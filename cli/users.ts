@@ -13,7 +13,8 @@ import { ROLES, type User } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type Io, type OptionSpec } from './command.ts';
 import { importCommand } from './users-import.ts';
 import { withSession } from './session.ts';
-import { readPasswordFromStdin } from './stdin.ts';
+import { readFirstLine, readPasswordFromStdin } from './stdin.ts';
+import { deleteAccount } from '../gateway/accounts/delete-account.ts';
 import { table } from './table.ts';
 import { describeFactors, factorsOf } from '../gateway/factors/factor-status.ts';
 import { resetFactorsOf } from '../gateway/factors/reset-factors.ts';
@@ -96,6 +97,16 @@ function setStatus(status: 'active' | 'disabled', summary: string, done: string)
       return { json: user, text };
     },
   };
+}
+
+/** Asks for the username again before a deletion: a mistyped or mis-pasted name deletes nobody. */
+async function confirmByUsername(io: Io, username: string): Promise<void> {
+  io.stderr.write(`This deletes ${username}'s account for good. Type the username again to confirm: `);
+  const typed = (await readFirstLine(io)).trim();
+  if (typed.toLowerCase() !== username.trim().toLowerCase())
+    throw new UsageError(
+      `${typed ? `"${typed}" is not ${username}` : 'No username was typed'}: nothing was deleted (--yes deletes without asking)`,
+    );
 }
 
 /** What `users update` changes, as the console's person form does; status and password have their commands. */
@@ -323,6 +334,31 @@ export const userCommands: CommandGroup = {
     'Disabled',
   ),
   enable: setStatus('active', 'Enables a disabled account again.', 'Enabled'),
+
+  delete: {
+    summary:
+      "Deletes an account for good: every session of it ends as disabling ends it, and its password, second factors, email, name, units, roles and directory link are removed. Its username is never given again, so its chats stay with it, shown as a former member's.",
+    args: ['USERNAME'],
+    options: { yes: { type: 'boolean', help: 'delete without asking to type the username again' } },
+    notes: [
+      'Without --yes it asks to type the username again (the first line of stdin when piped).',
+      'Refused for your own account in the console, and for the last active administrator.',
+      'The audit log keeps what it recorded of the person before, and records the deletion (user.delete).',
+    ].join('\n'),
+    async run(args, io) {
+      const username = args.positionals[0]!;
+      if (!args.flag('yes')) await confirmByUsername(io, username);
+      const deletion = await withSession(io, ({ ctx }) => deleteAccount(ctx, username));
+      const signedOut =
+        deletion.endedSessions === 0
+          ? 'they were signed in nowhere'
+          : `${deletion.endedSessions} browser(s) or device(s) signed out, with their apps and chat`;
+      return {
+        json: deletion,
+        text: `Deleted ${deletion.username}: ${signedOut}. The username is kept so that nobody else gets it; their messages stay in their conversations, from a former member.`,
+      };
+    },
+  },
 
   'sign-out': {
     summary:

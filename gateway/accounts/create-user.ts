@@ -31,6 +31,7 @@ export async function assertUnique(
     if (problem?.kind === 'app') throw new ConflictError(`Username ${fields.username} is taken by an app`);
     if (problem?.kind === 'deleted-app')
       throw new ConflictError(`Username ${fields.username} was a deleted app's bot address; its conversations remain`);
+    if (problem?.kind === 'deleted-person') throw new ConflictError(problem.reason);
     if (problem?.kind === 'reserved')
       throw new ValidationError('Some fields are invalid', { username: problem.reason });
   }

@@ -23,6 +23,8 @@ import { saveUser } from './save-bookkeeping.ts';
  * reset links are spent, so none of them lets in whoever the access was ended against.
  * Runs inside the caller's transaction, so it happens with the change that caused it or not at all.
  *
+ * With `deleted`, the account is being deleted (delete-account.ts): the nodes' entry says so.
+ *
  * `endedAt` (now unless given) is the moment access ended for the nodes and for the portal and console
  * sessions. A sign-in that goes on past the ending gives a moment before it: a token's `iat` has whole
  * seconds, and the nodes take a token issued in the second of the ending as issued before it.
@@ -31,6 +33,7 @@ export async function endAccessOf(
   ctx: GatewayContext,
   user: User,
   endedAt: Date = new Date(),
+  deleted?: { addresses: string[] },
 ): Promise<{ artefacts: number }> {
   // Read from the sessions about to go, which alone say which apps the person is signed in to.
   await recordAppLogouts(ctx, user.id);
@@ -38,7 +41,12 @@ export async function endAccessOf(
   await ctx.models.SessionDevice.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
   await endPortalSessions(ctx, [personPrefix(user.id)]);
   await spendOpenResetLinks(ctx, user.id, endedAt);
-  await ctx.models.EndedAccess.create({ kind: 'sub', subject: user.id, endedAt }, { transaction: ctx.tx });
+  // A deleted person's entry carries their chat addresses: each node takes them out of its groups.
+  const deletedAddresses = deleted ? JSON.stringify(deleted.addresses) : null;
+  await ctx.models.EndedAccess.create(
+    { kind: 'sub', subject: user.id, endedAt, deletedAddresses },
+    { transaction: ctx.tx },
+  );
   user.accessEndedAt = endedAt;
   await saveUser(user, ctx.tx);
   return { artefacts };

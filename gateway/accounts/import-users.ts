@@ -329,7 +329,12 @@ async function databaseConflicts(ctx: GatewayContext, rows: Checkable[]): Promis
       errors.push({
         line,
         field: 'username',
-        message: taken.kind === 'person' ? `${username} is already taken` : `${username}: ${taken.reason}`,
+        message:
+          taken.kind === 'person'
+            ? `${username} is already taken`
+            : taken.kind === 'deleted-person'
+              ? taken.reason
+              : `${username}: ${taken.reason}`,
       });
     if (email !== undefined && takenEmails.has(email))
       errors.push({ line, field: 'email', message: `${email} is already used by another account` });

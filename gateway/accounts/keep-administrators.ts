@@ -17,13 +17,17 @@ export class OwnAdministratorError extends ForbiddenError {
   }
 }
 
-/** The last active administrator losing the role or being disabled: nobody could open the console. */
+/**
+ * The last active administrator losing the role, being disabled or deleted (`account`): nobody could open
+ * the console.
+ */
 export class LastAdministratorError extends ConflictError {
-  readonly field: 'roles' | 'status';
+  readonly field: 'roles' | 'status' | 'account';
 
   /** `remedy` says how to make another administrator on the transport at hand. */
-  constructor(field: 'roles' | 'status', username: string, remedy: string) {
-    const change = field === 'status' ? 'cannot be disabled' : 'keeps the admin role';
+  constructor(field: 'roles' | 'status' | 'account', username: string, remedy: string) {
+    const change =
+      field === 'status' ? 'cannot be disabled' : field === 'account' ? 'cannot be deleted' : 'keeps the admin role';
     super(
       `${username} is the last active administrator and ${change}: without one, nobody can open the admin console. ${remedy}`,
     );
@@ -64,11 +68,14 @@ export function refuseOwnAdministration(ctx: GatewayContext, user: User, after: 
 export async function keepAnAdministrator(ctx: GatewayContext, user: User, after: After): Promise<void> {
   const staysOne = after.status === 'active' && after.roles.includes('admin');
   if (staysOne || !(await isLastAdministrator(ctx, user))) return;
-  const remedy =
-    ctx.actor.kind === 'operator'
-      ? 'Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).'
-      : 'Make someone else an administrator first.';
-  throw new LastAdministratorError(after.status === 'disabled' ? 'status' : 'roles', user.username, remedy);
+  throw new LastAdministratorError(after.status === 'disabled' ? 'status' : 'roles', user.username, remedyOf(ctx));
+}
+
+/** How to make another administrator, on the transport at hand. */
+export function remedyOf(ctx: GatewayContext): string {
+  return ctx.actor.kind === 'operator'
+    ? 'Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).'
+    : 'Make someone else an administrator first.';
 }
 
 /**

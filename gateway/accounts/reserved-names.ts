@@ -45,12 +45,17 @@ export function reservedNameProblem(name: string): string | null {
 }
 
 /** Who already holds a name, so that an account or an app may not take it. */
-export type NameHolder = { kind: 'person' | 'app' | 'deleted-app'; reason: string };
+export type NameHolder = { kind: 'person' | 'app' | 'deleted-app' | 'deleted-person'; reason: string };
+
+/** Why a deleted account's username is refused to anyone new (gateway/accounts/delete-account.ts). */
+export const deletedUsernameReason = (username: string) =>
+  `${username} was the username of a deleted account; usernames are not reused, so chat history stays with its author — choose another`;
 
 /**
  * For each of `names`, why it cannot become a new person's username or a new app's slug: it is reserved,
- * a person or an app has it, or a deleted app had it (its bot's conversations stay on the nodes, and a
- * new holder of the address would read them; the audit log remembers deletions). Names free to take are
+ * a person or an app has it, or a deleted app or a deleted person had it (its conversations stay on the
+ * nodes, and a new holder of the address would read them; the audit log remembers an app's deletion, and
+ * a deleted account leaves its username in `deleted_accounts`). Names free to take are
  * absent from the answer. Looked up in batches, for the CSV import and the directory sync alike.
  */
 export async function addressNameProblems(
@@ -63,16 +68,21 @@ export async function addressNameProblems(
     const reserved = reservedNameProblem(name);
     if (reserved) out.set(name, { kind: 'reserved', reason: reserved });
   }
-  const { App, AuditEvent, User } = ctx.models;
+  const { App, AuditEvent, DeletedAccount, User } = ctx.models;
   for (let i = 0; i < wanted.length; i += 500) {
     const chunk = wanted.slice(i, i + 500).filter((n) => !out.has(n));
     if (chunk.length === 0) continue;
-    const [people, apps, deleted] = await Promise.all([
+    const [people, apps, deleted, formerPeople] = await Promise.all([
       User.findAll({ where: { username: { [Op.in]: chunk } }, attributes: ['username'], transaction: ctx.tx }),
       App.findAll({ where: { slug: { [Op.in]: chunk } }, attributes: ['slug'], transaction: ctx.tx }),
       AuditEvent.findAll({
         where: { action: 'app.delete', outcome: 'success', target: { [Op.in]: chunk } },
         attributes: ['target'],
+        transaction: ctx.tx,
+      }),
+      DeletedAccount.findAll({
+        where: { username: { [Op.in]: chunk } },
+        attributes: ['username'],
         transaction: ctx.tx,
       }),
     ]);
@@ -82,6 +92,8 @@ export async function addressNameProblems(
           kind: 'deleted-app',
           reason: "a deleted app had this name; its bot's conversations remain",
         });
+    for (const f of formerPeople)
+      out.set(f.username, { kind: 'deleted-person', reason: deletedUsernameReason(f.username) });
     for (const a of apps) out.set(a.slug, { kind: 'app', reason: 'an app has this name (its bot address)' });
     for (const p of people) out.set(p.username, { kind: 'person', reason: 'a person has this username' });
   }

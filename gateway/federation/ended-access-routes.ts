@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
-import { concerns, endedAccessAfter, LEFT_DOMAIN } from '../oidc/ended-access.ts';
+import { ACCOUNT_DELETED, concerns, endedAccessAfter, LEFT_DOMAIN } from '../oidc/ended-access.ts';
 import { campusNode } from './campus-node.ts';
 
 const querySchema = z.object({
@@ -28,13 +28,14 @@ export function endedAccessRoutes(context: (req: Request) => GatewayContext, kee
     // An entry of one domain (a person moved off its units) is that domain's alone.
     const entries = page.entries.filter((entry) => concerns(entry, origin) && (apps || entry.kind !== 'app'));
     res.set('Cache-Control', 'no-store').json({
-      entries: entries.map(({ kind, subject, endedAt, keepUntil, domain, clientId }) => ({
+      entries: entries.map(({ kind, subject, endedAt, keepUntil, domain, clientId, deletedAddresses }) => ({
         kind,
         subject,
         endedAt,
         keepUntil,
         ...(domain !== null && { reason: LEFT_DOMAIN }),
         ...(clientId !== null && { clientId }),
+        ...(deletedAddresses !== null && { reason: ACCOUNT_DELETED, addresses: deletedAddresses }),
       })),
       cursor: page.cursor,
       more: page.more,

@@ -79,11 +79,23 @@ export class PasswordReset extends Model<InferAttributes<PasswordReset>, InferCr
   declare cancelledAt: CreationOptional<Date | null>;
 }
 
+/**
+ * What is left of a deleted account (gateway/accounts/delete-account.ts): its username, never given again,
+ * its `sub`, when, and the chat addresses it had then (JSON), which the directory answers as a former member.
+ */
+export class DeletedAccount extends Model<InferAttributes<DeletedAccount>, InferCreationAttributes<DeletedAccount>> {
+  declare username: string;
+  declare userId: string;
+  declare deletedAt: Date;
+  declare addresses: string;
+}
+
 export type AccountModels = {
   OrgUnit: typeof OrgUnit;
   User: typeof User;
   Membership: typeof Membership;
   PasswordReset: typeof PasswordReset;
+  DeletedAccount: typeof DeletedAccount;
 };
 
 /** Binds the units, the people, their memberships and their "forgot password" links to one database. */
@@ -92,6 +104,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
   const UserModel = fresh(User);
   const MembershipModel = fresh(Membership);
   const PasswordResetModel = fresh(PasswordReset);
+  const DeletedAccountModel = fresh(DeletedAccount);
 
   OrgUnitModel.init(
     {
@@ -165,5 +178,20 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
     { ...tableOptions(sequelize, 'password_resets'), timestamps: false },
   );
 
-  return { OrgUnit: OrgUnitModel, User: UserModel, Membership: MembershipModel, PasswordReset: PasswordResetModel };
+  DeletedAccountModel.init(
+    {
+      username: { type: DataTypes.STRING(64), primaryKey: true },
+      userId: { type: DataTypes.STRING(36), allowNull: false },
+      deletedAt: { type: DataTypes.DATE(3), allowNull: false },
+      addresses: { type: DataTypes.TEXT, allowNull: false },
+    },
+    { ...tableOptions(sequelize, 'deleted_accounts'), timestamps: false },
+  );
+  return {
+    OrgUnit: OrgUnitModel,
+    User: UserModel,
+    Membership: MembershipModel,
+    PasswordReset: PasswordResetModel,
+    DeletedAccount: DeletedAccountModel,
+  };
 }

@@ -45,6 +45,8 @@ export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreati
   declare endedAt: Date;
   declare domain: CreationOptional<string | null>;
   declare clientId: CreationOptional<string | null>;
+  /** The chat addresses of a deleted person (JSON), on the entry that ended their access: they leave their groups. */
+  declare deletedAddresses: CreationOptional<string | null>;
 }
 
 /**
@@ -136,6 +138,7 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
       endedAt: { type: DataTypes.DATE(3), allowNull: false },
       domain: { type: DataTypes.STRING(253), allowNull: true },
       clientId: { type: DataTypes.STRING(255), allowNull: true },
+      deletedAddresses: { type: DataTypes.TEXT, allowNull: true },
     },
     { ...tableOptions(sequelize, 'ended_access'), timestamps: false },
   );

@@ -21,10 +21,15 @@ export type PresentedEndedAccess = {
   keepUntil: number;
   domain: string | null;
   clientId: string | null;
+  /** The person's account was deleted: their chat addresses then, which leave every group (delete-account.ts). */
+  deletedAddresses: string[] | null;
 };
 
 /** Why a domain's entry ends access there (the node tells the sockets it closes). */
 export const LEFT_DOMAIN = 'left_domain';
+
+/** Why a person's entry ends their access for good: their account was deleted. */
+export const ACCOUNT_DELETED = 'account_deleted';
 
 /** Whether the node of `domain` is to hear of the entry. */
 export const concerns = (entry: PresentedEndedAccess, domain: string) =>
@@ -47,6 +52,7 @@ function present(row: EndedAccess, keepSeconds: number): PresentedEndedAccess {
     keepUntil,
     domain: row.domain ?? null,
     clientId: row.clientId ?? null,
+    deletedAddresses: row.deletedAddresses ? (JSON.parse(row.deletedAddresses) as string[]) : null,
   };
 }
 

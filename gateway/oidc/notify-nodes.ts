@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
 import { operator, type GatewayContext } from '../context.ts';
 import { listDomains } from '../domains/domains.ts';
-import { concerns, LEFT_DOMAIN, type PresentedEndedAccess } from './ended-access.ts';
+import { ACCOUNT_DELETED, concerns, LEFT_DOMAIN, type PresentedEndedAccess } from './ended-access.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -16,7 +16,9 @@ const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
  * provider does not do this itself. A node that misses this learns it from the list it fetches. An entry
  * of one domain (a person moved off its units) goes to that domain's node alone, with
  * `atrium_reason: "left_domain"`, so that it tells the person's sockets why. An entry of one app (the
- * person removed its access) names it as `atrium_client_id`: only the tokens issued to it end. An app's
+ * person removed its access) names it as `atrium_client_id`: only the tokens issued to it end. A deleted
+ * person's says `atrium_reason: "account_deleted"` with their chat addresses (`atrium_addresses`): each
+ * node takes them out of the groups it hosts. An app's
  * own entry (an administrator changed it) has the app as subject, as its own tokens do (`sub`, its client
  * id), and its slug as `atrium_app`: the node drops what it keeps of that app. Resolves with the domains
  * whose node did not take the entries (each learns them from its next fetch).
@@ -47,6 +49,10 @@ export async function notifyNodesOfEndedAccess(options: {
             atrium_ended_at: entry.endedAt,
             atrium_keep_until: Math.ceil(entry.keepUntil / 1000),
             ...(entry.domain !== null && { atrium_reason: LEFT_DOMAIN }),
+            ...(entry.deletedAddresses !== null && {
+              atrium_reason: ACCOUNT_DELETED,
+              atrium_addresses: entry.deletedAddresses,
+            }),
           })
             .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
             .setIssuer(issuer)

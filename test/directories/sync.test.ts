@@ -22,6 +22,7 @@ import { SyncRunningError } from '../../gateway/directories/errors.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { listUsers } from '../../gateway/accounts/list-users.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
+import { deleteAccount } from '../../gateway/accounts/delete-account.ts';
 import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
@@ -268,6 +269,33 @@ describe('later syncs', () => {
     expect(outcomes).toEqual(['fulfilled', 'rejected']);
     const rejected = [a, b].find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toBeInstanceOf(SyncRunningError);
+  });
+
+  it('skips someone whose account was deleted, naming them in the report: the username is never given again', async () => {
+    const uma = personDn({ uid: 'uma', ous: ['Science'] });
+    await ldap.addEntry(uma, {
+      objectClass: 'inetOrgPerson',
+      uid: 'uma',
+      cn: 'Uma Ueda',
+      sn: 'Ueda',
+      mail: 'uma@campus.test',
+      userPassword: 'uma-directory-pw',
+    });
+    try {
+      expect((await sync(gateway, 'campus-ldap')).names.added).toEqual(['uma']);
+      await deleteAccount(asOperator(gateway), 'uma');
+      const report = await sync(gateway, 'campus-ldap');
+      expect(report.names.added).toEqual([]);
+      expect(report.names.refused).toContainEqual({
+        username: 'uma',
+        dn: uma,
+        reason:
+          'username not available: uma was the username of a deleted account; usernames are not reused, so chat history stays with its author — choose another',
+      });
+      expect(await gateway.models.User.count({ where: { username: 'uma' } })).toBe(0);
+    } finally {
+      await ldap.removeEntry(uma);
+    }
   });
 });
 

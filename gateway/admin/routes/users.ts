@@ -39,6 +39,7 @@ import { NotUnderstoodError } from '../../factors/errors.ts';
 import { listRequirements, secondFactorRequired } from '../../factors/policy.ts';
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 import { createUserWithLink, NEW_ACCOUNT_LINK_HOURS, type NewAccountMail } from '../../accounts/new-account-link.ts';
+import { deletionRoute } from './user-deletion.ts';
 
 /** `units` as unitsWithPrimary orders them; until it has, the boxes ticked, to show them again. */
 const newUserInput = (body: Body, units = list(body, 'units')) => ({
@@ -134,6 +135,7 @@ function focusOf(state: FormState): string | null {
   }
   if (state.resetFailure) return state.resetFailure.errors.password ? 'new-password' : 'notice';
   if (state.signOutFailure) return 'sign-out-understood';
+  if (state.deleteFailure) return 'delete-username';
   return null;
 }
 
@@ -202,6 +204,7 @@ type FormState = {
   resetFailure?: FormFailure;
   factorFailure?: FormFailure;
   signOutFailure?: FormFailure;
+  deleteFailure?: FormFailure;
 };
 
 /**
@@ -341,10 +344,12 @@ async function renderUserForm(
       notice: failure?.notice,
       factorError: state.factorFailure?.notice,
       signOutError: state.signOutFailure?.notice,
+      deleteError: state.deleteFailure?.notice,
+      ownAccount: found !== null && ctx.actor.kind === 'user' && ctx.actor.id === found.user.id,
       chatMove: state.failure?.chatMove,
       focus: focusOf(state),
     },
-    failure?.status ?? state.factorFailure?.status ?? state.signOutFailure?.status,
+    failure?.status ?? state.factorFailure?.status ?? state.signOutFailure?.status ?? state.deleteFailure?.status,
   );
 }
 
@@ -494,6 +499,8 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
     );
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
+
+  deletionRoute(router, kit, renderForm);
 
   router.post('/users/:id/unlock', formBody, kit.csrf.check, async (req, res) => {
     const user = await unlockUser(kit.context(req), String(req.params.id));
