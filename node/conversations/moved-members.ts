@@ -175,17 +175,36 @@ export async function followMovesFromHere(services: NodeServices): Promise<Move[
  * `ended`, which also follows people who left this domain into their groups (followMovesFromHere) when
  * an entry says so (`left_domain`). It is told by the gateway's push and by the poll, so a node that was
  * down when the person moved follows them once it hears of it; a directory out of reach is tried at the
- * next such entry.
+ * next such entry. The sweep runs after the entry is recorded, without holding up whoever told it (the
+ * gateway's push waits for the answer), one at a time: entries heard meanwhile start one more after it.
  */
 export function followingMovedMembers(ended: EndedAccess, services: NodeServices): EndedAccess {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const sweep = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = followMovesFromHere(services)
+      .then(
+        () => undefined,
+        (err: unknown) =>
+          services.logger.warn({ err }, 'following people who left this domain into their groups failed'),
+      )
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          sweep();
+        }
+      });
+  };
   return {
     ...ended,
     async record(entries) {
       await ended.record(entries);
-      if (!entries.some((e) => e.reason === 'left_domain')) return;
-      await followMovesFromHere(services).catch((err: unknown) =>
-        services.logger.warn({ err }, 'following people who left this domain into their groups failed'),
-      );
+      if (entries.some((e) => e.reason === 'left_domain')) sweep();
     },
   };
 }
