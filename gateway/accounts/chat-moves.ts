@@ -10,8 +10,9 @@ import { unitsByPaths } from './units.ts';
 export type ChatMove = { person: string; leaves: string[]; from: string | null; to: string | null };
 
 /**
- * New units that take a person off a domain they chat on: its node keeps their conversations, which they
- * can no longer reach (the portal connects only to the domains serving their units). Repeating the change
+ * New units that take a person off a domain they chat on: its node keeps their direct conversations, which
+ * they can no longer reach (the portal connects only to the domains serving their units); their groups
+ * follow them to where they chat now, if anywhere (that node tells each group's home). Repeating the change
  * with the confirmation (`moveChat`) goes through. A new primary unit that moves only their IM home, the
  * old domain still theirs, loses nothing and is not refused.
  */
@@ -27,10 +28,12 @@ export class ChatMoveError extends AppError {
 
 function describeChatMove({ person, leaves, from, to }: ChatMove, confirm: string): string {
   const home = to === null ? ' They would have no chat at all.' : to !== from ? ` Their chat home becomes ${to}.` : '';
-  return (
-    `This takes ${person} off ${leaves.join(' and ')}: their conversations there stay on its node, ` +
-    `out of their reach.${home} To go ahead, ${confirm}.`
-  );
+  // Groups follow them to where they chat now (node/conversations/moved-members.ts); direct chats do not.
+  const stay =
+    to === null
+      ? 'their conversations there stay on its node, out of their reach.'
+      : 'their direct conversations there stay on its node, out of their reach; their groups follow them.';
+  return `This takes ${person} off ${leaves.join(' and ')}: ${stay}${home} To go ahead, ${confirm}.`;
 }
 
 /**

@@ -31,7 +31,7 @@ export type LeftToDirectory = {
   placesThere: boolean;
 };
 
-/** A domain the move took people off, with how many (their conversations there stay on its node). */
+/** A domain the move took people off, with whom (their direct conversations there stay on its node). */
 export type DomainLeft = { domain: string; people: string[] };
 
 export type MovedMembers = {
@@ -60,7 +60,8 @@ export class MembersChatMoveError extends AppError {
     super(
       'moves_chat',
       409,
-      `This takes ${parts.join('; ')}: their conversations there stay on its node, out of their reach. ` +
+      `This takes ${parts.join('; ')}: their direct conversations there stay on its node, out of their reach; ` +
+        'their groups follow them where they chat now. ' +
         `Nobody was moved. To go ahead, ${confirm}.`,
       { domainsLeft: domainsLeft.map((d) => ({ domain: d.domain, people: d.people.length })) },
     );

@@ -79,7 +79,7 @@ describe('atrium units rename and remove', () => {
     expect(chat).toMatchObject({
       code: 2,
       stderr:
-        'atrium: This takes 2 people off eng.campus.test (alice, kim): their conversations there stay on its node, out of their reach. Nobody was moved. To go ahead, run again with --move-chat.\n',
+        'atrium: This takes 2 people off eng.campus.test (alice, kim): their direct conversations there stay on its node, out of their reach; their groups follow them where they chat now. Nobody was moved. To go ahead, run again with --move-chat.\n',
     });
     expect(same.code).toBe(2);
     expect(same.stderr).toContain('campus/eng/cs is the unit they would leave; choose another unit to move them to');

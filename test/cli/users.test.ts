@@ -458,7 +458,7 @@ describe('atrium users', () => {
     expect(chat).toMatchObject({
       code: 2,
       stderr:
-        'atrium: This takes Carol Silva (carol) off arts.campus.test: their conversations there stay on its node, out of their reach. Their chat home becomes eng.campus.test. To go ahead, run again with --move-chat.\n',
+        'atrium: This takes Carol Silva (carol) off arts.campus.test: their direct conversations there stay on its node, out of their reach; their groups follow them. Their chat home becomes eng.campus.test. To go ahead, run again with --move-chat.\n',
     });
     expect(await edits()).toBe(editsBefore);
 

@@ -387,7 +387,7 @@ describe("changing a person's units", () => {
       (e: unknown) => e as Error & { code?: string },
     );
     expect(refused?.code).toBe('moves_chat');
-    expect(refused?.message).toContain('off eng.campus.test: their conversations there stay on its node');
+    expect(refused?.message).toContain('off eng.campus.test: their direct conversations there stay on its node');
     expect(refused?.message).toContain('Their chat home becomes arts.campus.test.');
     expect((await claimsOf('mover-api')).im_domains).toEqual(['eng.campus.test']);
 
@@ -608,7 +608,7 @@ describe("moving a unit's people in the console", () => {
     const asked = await submitFilled(admin, page, moveForm(page), { to: 'campus/arts/music' });
     expect(asked.status).toBe(409);
     expect(notice(asked)).toBe(
-      'This takes 2 people off eng.campus.test (mv-eadmin, mv-xadm): their conversations there stay on its node, out of their reach. Nobody was moved. To go ahead, tick "Move their chat" and move again.',
+      'This takes 2 people off eng.campus.test (mv-eadmin, mv-xadm): their direct conversations there stay on its node, out of their reach; their groups follow them where they chat now. Nobody was moved. To go ahead, tick "Move their chat" and move again.',
     );
     expect(readable(asked)).toContain('2 people leave eng.campus.test: their conversations there stay on its node.');
     expect(await unitsOf('mv-eadmin')).toEqual([from]);
