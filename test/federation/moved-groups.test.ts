@@ -42,6 +42,9 @@ describe('the groups of someone whose chat moved to another college', () => {
     const orchestra = await carolArts.createGroup('Campus Orchestra', [BOB, DAVE]);
     const robotics = await dave.createGroup('Robotics', [CAROL_ARTS]);
     await dave.setRole(robotics.id, CAROL_ARTS, 'admin');
+    // One she was in at both addresses (she chatted at both colleges): one membership stays, the higher role.
+    const ensemble = await dave.createGroup('Ensemble', [CAROL_ARTS, CAROL_ENG]);
+    await dave.setRole(ensemble.id, CAROL_ARTS, 'admin');
     await bob.send({ conversationId: orchestra.id, text: 'Rehearsal at six' });
 
     // The new college is away when she moves: what it is to hear waits in the outbox.
@@ -58,6 +61,10 @@ describe('the groups of someone whose chat moved to another college', () => {
       .poll(() => memberOn('eng', robotics.id, CAROL_ENG), { timeout: 20_000 })
       .toEqual({ role: 'admin', state: 'active' });
     expect(await memberOn('eng', robotics.id, CAROL_ARTS)).toEqual({ role: 'admin', state: 'left' });
+    await expect
+      .poll(() => memberOn('eng', ensemble.id, CAROL_ENG), { timeout: 10_000 })
+      .toEqual({ role: 'admin', state: 'active' });
+    expect(await memberOn('eng', ensemble.id, CAROL_ARTS)).toEqual({ role: 'admin', state: 'left' });
     // Her new college holds the group homed at the old one, with her as its owner.
     await expect
       .poll(() => memberOn('eng', orchestra.id, CAROL_ENG), { timeout: 20_000 })
@@ -66,7 +73,7 @@ describe('the groups of someone whose chat moved to another college', () => {
     // At her new address she has both groups, and what the others write reaches her there.
     const carolEng = await as('carol', 'eng');
     const titles = (await carolEng.conversations()).map((c) => c.title).sort();
-    expect(titles).toEqual(['Campus Orchestra', 'Robotics']);
+    expect(titles).toEqual(['Campus Orchestra', 'Ensemble', 'Robotics']);
     const sent = await bob.send({ conversationId: orchestra.id, text: 'Welcome back, Carol' });
     await expect.poll(() => carolEng.messages.some((m) => m.id === sent.messageId), { timeout: 10_000 }).toBe(true);
     // The others' groups show the move as an entry of its own.
@@ -75,6 +82,14 @@ describe('the groups of someone whose chat moved to another college', () => {
       order: [['seq', 'DESC']],
     });
     expect(JSON.parse(moved!.body)).toMatchObject({ event: 'member.moved', members: [CAROL_ARTS], to: CAROL_ENG });
+
+    // Told again (an outbox's retry), a home moves her once.
+    const again = await signedTransaction(campus, 'arts', 'eng', [{ type: 'moved', from: CAROL_ARTS, to: CAROL_ENG }]);
+    expect(again.status).toBe(200);
+    const moves = await campus.nodes.eng.models.Message.count({
+      where: { conversationId: robotics.id, sender: CAROL_ARTS, kind: 'system' },
+    });
+    expect(moves).toBe(1);
   });
 
   it('is told only by the domain left, and only as the directory bears it out', {
