@@ -24,6 +24,7 @@ import { refusingRotatedBotTokens } from './auth/ended-bot-tokens.ts';
 import { createGatewayKeys, type GatewayKeys } from './auth/gateway-keys.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
+import { leavingGroupsOfDeleted } from './conversations/deleted-members.ts';
 import { followingMovedMembers } from './conversations/moved-members.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
@@ -591,7 +592,10 @@ async function endedAccessGate(deps: {
   webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
   /** Told when someone leaves this domain, so that a send to them is refused at once (conversations/moved-peers.ts). */
   movedPeers: MovedPeers;
-  /** What follows people who left this domain into their groups (conversations/moved-members.ts). */
+  /**
+   * What follows people who left this domain into their groups (conversations/moved-members.ts), and takes
+   * deleted people out of them (conversations/deleted-members.ts).
+   */
   services: NodeServices;
   clock: Clock;
   logger: Logger;
@@ -602,7 +606,10 @@ async function endedAccessGate(deps: {
   const ended = followingMovedMembers(
     forgettingMovedPeers(
       forgettingChangedApps(
-        endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
+        leavingGroupsOfDeleted(
+          endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
+          deps.services,
+        ),
         apps,
       ),
       deps.movedPeers,

@@ -12,3 +12,9 @@ export type DirectoryPerson = {
   units: string[];
   app?: true;
 };
+
+/**
+ * Someone whose account was deleted, answered beside the people of a lookup by usernames (`former`): what
+ * they wrote stays, shown from `name` ("Former member") at these addresses. Never a person to write to.
+ */
+export type FormerMember = { username: string; name: string; addresses: string[] };

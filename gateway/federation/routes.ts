@@ -12,6 +12,7 @@ import {
 } from '../../protocol/signature.ts';
 import type { GatewayContext } from '../context.ts';
 import { lookUpPeople, searchPeople } from './directory-search.ts';
+import { lookUpFormerMembers } from './former-members.ts';
 import { pinDomainKeys, pinnedKeysOf } from './pin-domain.ts';
 import { operator } from '../context.ts';
 import { buildRegistry } from './registry.ts';
@@ -115,11 +116,13 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes search the directory');
     const query = parseInput(directorySchema, req.query);
     const asker = { origin, registry: await buildRegistry(ctx) };
-    const people =
-      query.usernames !== undefined
-        ? await lookUpPeople(ctx, asker, query.usernames)
-        : await searchPeople(ctx, asker, query.q ?? '', query.limit);
-    res.set('Cache-Control', 'no-store').json({ people });
+    if (query.usernames === undefined) {
+      const people = await searchPeople(ctx, asker, query.q ?? '', query.limit);
+      return void res.set('Cache-Control', 'no-store').json({ people });
+    }
+    const people = await lookUpPeople(ctx, asker, query.usernames);
+    const former = await lookUpFormerMembers(ctx, asker, query.usernames);
+    res.set('Cache-Control', 'no-store').json({ people, former });
   });
 
   return router;

@@ -9,6 +9,7 @@ import {
 } from 'sequelize';
 import { z } from 'zod';
 import { bigintColumn, fresh } from '../../core/model-class.ts';
+import { addressSchema } from '../../protocol/address.ts';
 import type { Bus } from '../bus/bus.ts';
 
 /**
@@ -26,9 +27,15 @@ export const endedEntrySchema = z.object({
   keepUntil: z.number().int().nonnegative(),
   /**
    * Why, where it is not the gateway session or the person's whole access: `left_domain`, the person was
-   * moved off this domain's units (their other domains go on). Told to the sockets closed; not stored.
+   * moved off this domain's units (their other domains go on); `account_deleted`, the person's account was
+   * deleted. Told to the sockets closed; not stored.
    */
   reason: z.string().max(32).optional(),
+  /**
+   * With reason `account_deleted`: the person's chat addresses when their account was deleted, which leave
+   * the groups this domain hosts (node/conversations/deleted-members.ts). Not stored.
+   */
+  addresses: z.array(addressSchema).max(64).optional(),
   /**
    * With a `sub`: only the person's tokens issued to this app end (they removed its access at the gateway).
    * A node that does not know this field ends all of the person's tokens, the safe side.

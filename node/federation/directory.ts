@@ -8,7 +8,7 @@ import { actorOf, bearerAuth } from '../http/bearer.ts';
 import { paceDirectorySearch, type PersonLimits } from '../limits/person-limits.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
-import type { DirectoryPerson } from '../../protocol/directory-person.ts';
+import type { DirectoryPerson, FormerMember } from '../../protocol/directory-person.ts';
 
 /** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
 const querySchema = z
@@ -36,6 +36,17 @@ export const USERNAMES_PER_LOOKUP = 100;
  * answers only people on domains the federation policy lets this domain see, and only active accounts.
  */
 export async function askDirectory(options: GatewayDirectory, params: Record<string, string>): Promise<Person[]> {
+  return (await askDirectoryAnswer(options, params)).people;
+}
+
+/**
+ * askDirectory's whole answer: with a lookup by usernames, also those of deleted accounts (`former`), whose
+ * messages are shown from a former member; a gateway before them answers none.
+ */
+export async function askDirectoryAnswer(
+  options: GatewayDirectory,
+  params: Record<string, string>,
+): Promise<{ people: Person[]; former: FormerMember[] }> {
   const path = `/federation/v1/directory?${new URLSearchParams(params)}`;
   const request = await signedGatewayRequest({ ...options, origin: options.domain }, 'GET', path);
   let response: Response;
@@ -64,7 +75,8 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
       503,
       `The campus directory refused the search (HTTP ${response.status}); try again`,
     );
-  return ((await response.json()) as { people: Person[] }).people;
+  const answer = (await response.json()) as { people: Person[]; former?: FormerMember[] };
+  return { people: answer.people, former: answer.former ?? [] };
 }
 
 /**
@@ -115,8 +127,8 @@ export function directoryRoute(
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
     const params: Record<string, string> =
       query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
-    const people = await askDirectory(options, params);
-    res.set('Cache-Control', 'no-store').json({ people });
+    const { people, former } = await askDirectoryAnswer(options, params);
+    res.set('Cache-Control', 'no-store').json(query.usernames !== undefined ? { people, former } : { people });
   });
   return router;
 }

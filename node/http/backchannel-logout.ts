@@ -55,12 +55,21 @@ export function backchannelLogoutRoute(options: {
     const reason = typeof payload.atrium_reason === 'string' ? payload.atrium_reason.slice(0, 32) : undefined;
     const clientId = typeof payload.atrium_client_id === 'string' ? payload.atrium_client_id : undefined;
     const app = typeof payload.atrium_app === 'string' ? payload.atrium_app : undefined;
+    const addresses = Array.isArray(payload.atrium_addresses) ? payload.atrium_addresses : undefined;
     const parsed = endedEntrySchema.safeParse(
       sid
         ? { kind: 'sid', subject: sid, endedAt, keepUntil }
         : app
           ? { kind: 'app', subject: app, clientId: sub, endedAt, keepUntil }
-          : { kind: 'sub', subject: sub, endedAt, keepUntil, ...(reason && { reason }), ...(clientId && { clientId }) },
+          : {
+              kind: 'sub',
+              subject: sub,
+              endedAt,
+              keepUntil,
+              ...(reason && { reason }),
+              ...(clientId && { clientId }),
+              ...(addresses && { addresses }),
+            },
     );
     if (!parsed.success) throw new AppError('invalid_request', 400, 'The logout token names no valid session or app');
     const entry: EndedEntry = parsed.data;

@@ -17,7 +17,7 @@ import { Emitter } from '../../../sdk/emitter.ts';
 import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchDomainTitles, fetchMe, fetchUnitLabels, HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
-import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
+import { findPeople, forgetAttachment, lookUpNames, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { Drafts } from './drafts.ts';
 import { KeptNames, KeptReads, type KeptUnsent } from './kept.ts';
 import { KeptWriting, UNSENT_KEPT, type WritingChange } from './kept-writing.ts';
@@ -1696,8 +1696,13 @@ export class Chat extends Emitter<ChatEvents> {
           batch.set(username, [...(batch.get(username) ?? []), address]);
         }
         if (batch.size === 0) continue;
-        const people = await lookUpPeople(this.me, [...batch.keys()]).catch(() => [] as Person[]);
+        const { people, former } = await lookUpNames(this.me, [...batch.keys()]).catch(() => ({
+          people: [] as Person[],
+          former: [],
+        }));
         this.#learnPeople(people);
+        // Deleted accounts: what they wrote stays, from "Former member" (never kept for the next page).
+        for (const { name, addresses } of former) for (const address of addresses) this.names.set(address, name);
         const peers = new Set([...this.entries.values()].map((e) => this.peerOf(e)));
         for (const address of [...batch.values()].flat()) {
           this.#unnamed.delete(address);

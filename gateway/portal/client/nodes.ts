@@ -1,6 +1,6 @@
 import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { AtriumError, type UploadedAttachment } from '../../../sdk/client.ts';
-import type { DirectoryPerson } from '../../../protocol/directory-person.ts';
+import type { DirectoryPerson, FormerMember } from '../../../protocol/directory-person.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
@@ -69,15 +69,20 @@ async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {
  * People search on every node of the person's, at once: each node's directory shows the people its
  * federation policy lets it reach, so a person found through a node can be talked to from it.
  */
-export function findPeople(me: Me, query: string): Promise<Person[]> {
-  return askDirectories(me, new URLSearchParams({ q: query, limit: '20' }));
+export async function findPeople(me: Me, query: string): Promise<Person[]> {
+  return (await askDirectories(me, new URLSearchParams({ q: query, limit: '20' }))).people;
 }
 
 /** The most usernames the directory takes in one lookup (the gateway's MAX_DIRECTORY_USERNAMES). */
 export const USERNAMES_PER_LOOKUP = 100;
 
 /** The people of these usernames (at most USERNAMES_PER_LOOKUP), for their display names: one request per node. */
-export function lookUpPeople(me: Me, usernames: string[]): Promise<Person[]> {
+export async function lookUpPeople(me: Me, usernames: string[]): Promise<Person[]> {
+  return (await lookUpNames(me, usernames)).people;
+}
+
+/** lookUpPeople, with those of the usernames whose accounts were deleted (`former`): named "Former member". */
+export function lookUpNames(me: Me, usernames: string[]): Promise<{ people: Person[]; former: FormerMember[] }> {
   return askDirectories(me, new URLSearchParams({ usernames: usernames.join(',') }));
 }
 
@@ -86,17 +91,20 @@ export function lookUpPeople(me: Me, usernames: string[]): Promise<Person[]> {
  * person searched too often, that refusal is thrown (HttpError `rate_limited`, the node's words), so the
  * page does not say "nobody found" for a search no one made.
  */
-async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]> {
+async function askDirectories(me: Me, params: URLSearchParams): Promise<{ people: Person[]; former: FormerMember[] }> {
   const byUsername = new Map<string, Person>();
+  const former: FormerMember[] = [];
   const refusals: HttpError[] = [];
   const answers = await Promise.all(
     me.domains.map(async (node) => {
       try {
         const response = await nodeFetch(node, `/api/v1/directory?${params}`);
-        return {
-          node,
-          people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people,
+        const body = (await response.json()) as {
+          people: Omit<Person, 'via' | 'reachableFrom'>[];
+          former?: FormerMember[];
         };
+        former.push(...(body.former ?? []));
+        return { node, people: body.people };
       } catch (error) {
         if (error instanceof HttpError && error.code === 'rate_limited') refusals.push(error);
         return { node, people: [] };
@@ -115,7 +123,7 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
       else byUsername.set(key, { ...person, name, via: node.name, reachableFrom: [node.name] });
     }
   }
-  return [...byUsername.values()];
+  return { people: [...byUsername.values()], former };
 }
 
 /** Uploads a file to a node, reporting progress (XHR: fetch cannot report upload progress). */
