@@ -71,6 +71,8 @@ describe.skipIf(chromiumMissing)('the portal’s Sign out in a browser', () => {
     expect(await other.locator('#connection').textContent()).toBe('Signed out');
     expect(await other.locator('.offline-banner').textContent()).toMatch(/signed out/);
     expect(await other.locator('.offline-banner').textContent()).not.toMatch(/offline/i);
+    // Nor does the list behind the dialog promise the conversations for when chat can be reached.
+    await expect.poll(() => other.locator('#conversations').textContent()).toBe('You are signed out.');
 
     // The gateway session is gone: opening the portal asks for the password.
     await alice.page.goto(url('/'));

@@ -58,6 +58,8 @@ function noChatText(chat: Chat): string {
 
 /** Why the list is empty: nothing yet, chat not set up, still loading, or what cannot be reached. */
 function emptyListText(chat: Chat): string {
+  // Signed out: chat is closed, not waiting for anything (the dialog over the page says why).
+  if (chat.ended) return 'You are signed out.';
   if (chat.clients.size === 0) return noChatText(chat);
   const connection = chat.connection();
   switch (connection.state) {
