@@ -46,6 +46,8 @@ describe('the groups of someone whose chat moved to another college', () => {
     const ensemble = await dave.createGroup('Ensemble', [CAROL_ARTS, CAROL_ENG]);
     await dave.setRole(ensemble.id, CAROL_ARTS, 'admin');
     await bob.send({ conversationId: orchestra.id, text: 'Rehearsal at six' });
+    const bobSees: { id: string; members: { address: string; role: string }[] }[] = [];
+    bob.on('conversation', (view) => bobSees.push(view));
 
     // The new college is away when she moves: what it is to hear waits in the outbox.
     await campus.stopNode('eng');
@@ -55,6 +57,14 @@ describe('the groups of someone whose chat moved to another college', () => {
       .poll(() => memberOn('arts', orchestra.id, CAROL_ENG), { timeout: 10_000 })
       .toEqual({ role: 'owner', state: 'active' });
     expect(await memberOn('arts', orchestra.id, CAROL_ARTS)).toEqual({ role: 'owner', state: 'left' });
+    // The others' devices apply the move: the same person, owner still, at her new address.
+    const bobsView = () =>
+      bobSees
+        .filter((v) => v.id === orchestra.id)
+        .at(-1)
+        ?.members.map((m) => `${m.address} ${m.role}`);
+    await expect.poll(bobsView, { timeout: 5_000 }).toEqual(expect.arrayContaining([`${CAROL_ENG} owner`]));
+    expect(bobsView()?.some((m) => m.startsWith(CAROL_ARTS))).toBe(false);
 
     await campus.restartNode('eng');
     await expect
