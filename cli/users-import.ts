@@ -127,6 +127,7 @@ export const importCommand: Command = {
     'Once every row is in, each person without a password is mailed the welcome a person made in the console',
     'gets, with a link to choose their password (it works once, within 3 days), through SMTP_URL; a mail not',
     'taken is listed, and changes nothing else. They can also ask for a link with "Forgot your password?".',
+    'A password given in the file is temporary: the person chooses their own at their first sign-in.',
     'Example:',
     `  ${IMPORT_COLUMNS.join(',')}`,
     '  jdoe,Jane Doe,jdoe@campus.test,campus/eng/cs;campus/arts,student,correct-horse-battery',

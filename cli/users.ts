@@ -391,17 +391,28 @@ export const userCommands: CommandGroup = {
 
   'reset-password': {
     summary:
-      'Sets a new password (read from the first line of stdin), lifts any lockout and ends every session of the person.',
+      'Sets a new password (read from the first line of stdin), lifts any lockout and ends every session of the person. It is temporary: they choose their own at their next sign-in, after their password and second factor.',
     args: ['USERNAME'],
     options: {
       'password-stdin': { type: 'boolean', required: true, help: 'read the new password from the first line of stdin' },
+      'no-temporary': {
+        type: 'boolean',
+        help: 'let them keep this password (only when they chose it themselves): no new one at their next sign-in',
+      },
     },
     async run(args, io) {
       const password = await readPasswordFromStdin(io);
+      const temporary = !args.flag('no-temporary');
       const user = await withSession(io, async ({ ctx }) =>
-        present(ctx, await resetPassword(ctx, args.positionals[0]!, password)),
+        present(ctx, await resetPassword(ctx, args.positionals[0]!, password, { temporary })),
       );
-      return { json: user, text: `Set a new password for ${user.username}.` };
+      const next = temporary
+        ? ' It is temporary: they choose their own at their next sign-in.'
+        : ' They may keep it (--no-temporary).';
+      return {
+        json: { ...user, temporaryPassword: temporary },
+        text: `Set a new password for ${user.username}.${next}`,
+      };
     },
   },
 

@@ -144,6 +144,7 @@ const appSetUp: Words = (details, outcome) => {
 };
 
 const ended = 'their sessions ended';
+const TEMPORARY = '; temporary: they choose their own at their next sign-in';
 
 function factorsReset(details: Details): string {
   const removed = [
@@ -171,9 +172,14 @@ export const HISTORY_WORDS: Record<string, Words> = {
   'login.second_factor': secondStep,
   'account.locked': () => 'Locked after too many wrong passwords',
   'user.unlock': () => 'Lockout lifted',
-  'password.change': (_d, outcome) =>
-    outcome === 'failure' ? 'A change of password was refused' : `Password changed (${ended})`,
-  'user.reset_password': (d) => (d.firstPassword ? 'First password set' : `Password reset (${ended})`),
+  'password.change': (d, outcome) =>
+    outcome === 'failure'
+      ? 'A change of password was refused'
+      : d.replacedTemporary
+        ? 'Chose their own password at sign-in, replacing a temporary one'
+        : `Password changed (${ended})`,
+  'user.reset_password': (d) =>
+    `${d.firstPassword ? 'First password set' : `Password reset (${ended})`}${d.temporary ? TEMPORARY : ''}`,
   'password_reset.request': passwordReset,
   'password_reset.use': (d) =>
     d.firstPassword ? 'First password set with the link mailed to them' : `Password reset with a reset link (${ended})`,

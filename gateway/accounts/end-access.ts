@@ -85,13 +85,17 @@ async function endWebSessions(ctx: GatewayContext, prefixes: string[]): Promise<
  * Gives the person a new password (its hash) and lifts their lockout, then ends every way they are
  * signed in (endAccessOf): whoever knew the old password may hold a session or a refresh token made with
  * it. In the caller's transaction; the caller audits its own action (a reset, a link used, a change).
+ * `temporary`: an administrator's password, which the person replaces at their next sign-in; any other new
+ * password (their own change, a reset link) is theirs to keep, and ends a temporary one.
  */
 export async function replacePassword(
   ctx: GatewayContext,
   user: User,
   passwordHash: string,
+  options: { temporary?: boolean } = {},
 ): Promise<{ artefacts: number }> {
   user.passwordHash = passwordHash;
+  user.mustChangePassword = options.temporary === true;
   user.failedLogins = 0;
   user.lockedUntil = null;
   await user.save({ transaction: ctx.tx });

@@ -79,11 +79,19 @@ export async function importUsers(
   });
   const withoutPassword: User[] = [];
   await inTransaction(ctx, async (ctx) => {
+    const temporary: string[] = [];
     for (const [i, row] of rows.entries()) {
       const user = await insertUser(ctx, row.data, hashes.get(row) ?? null);
-      if (!hashes.has(row)) withoutPassword.push(user);
+      if (hashes.has(row)) temporary.push(user.id);
+      else withoutPassword.push(user);
       options.onProgress?.({ phase: 'importing', done: i + 1, total: rows.length });
     }
+    // A password in a file was chosen for them and read by others: they choose their own at first sign-in.
+    for (const ids of chunks(temporary, 500))
+      await ctx.models.User.update(
+        { mustChangePassword: true },
+        { where: { id: { [Op.in]: ids } }, transaction: ctx.tx },
+      );
     await audit(ctx, {
       action: 'user.import',
       details: { imported: rows.length, withoutPassword: rows.length - withPassword.length },

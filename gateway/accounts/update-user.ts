@@ -180,8 +180,17 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
  * refresh token made with it, so every session and token of the person ends too, and so does every
  * reset link they were mailed (endAccessOf). This is an administrator's reset; a person changes their
  * own password, knowing the current one, on the account page (change-password.ts).
+ *
+ * Temporary unless the administrator says otherwise (`temporary: false`): a password read out by a helpdesk
+ * is known to more than the person, who chooses their own at their next sign-in (choose-password-routes.ts).
  */
-export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
+export async function resetPassword(
+  ctx: GatewayContext,
+  idOrUsername: string,
+  password: unknown,
+  options: { temporary?: boolean } = {},
+): Promise<User> {
+  const temporary = options.temporary !== false;
   const plain = passwordSchema.safeParse(password);
   if (!plain.success) {
     throw new ValidationError('The new password is not acceptable', {
@@ -197,11 +206,11 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
     const { user } = await findManageableUser(ctx, idOrUsername);
     await assertPasswordIsLocal(ctx, user);
     const first = firstPasswordDetail(user);
-    const { artefacts } = await replacePassword(ctx, user, passwordHash);
+    const { artefacts } = await replacePassword(ctx, user, passwordHash, { temporary });
     await audit(ctx, {
       action: 'user.reset_password',
       target: user.username,
-      details: { endedArtefacts: artefacts, ...first },
+      details: { endedArtefacts: artefacts, temporary, ...first },
     });
     return user;
   });

@@ -19,6 +19,8 @@ import { interactionBinding } from '../factors/binding.ts';
 import { recoveryCodesDownload } from '../factors/recovery-codes-download.ts';
 import { PASSKEY_AS_SECOND_FACTOR_AMR } from '../factors/passkeys/amr.ts';
 import { type CodeKind, type Refusal, refusalOf, refusedError, remember, showOnce } from './shown-once.ts';
+import { mustChooseOwnPassword } from '../accounts/choose-own-password.ts';
+import { choosePasswordRoute, renderChoosePassword } from './choose-password-step.ts';
 
 export type SecondFactorDeps = {
   provider: () => Provider;
@@ -39,7 +41,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  */
 export type PendingSignIn = {
   accountId: string;
-  step: 'code' | 'enrol' | 'enrolled';
+  step: 'code' | 'enrol' | 'enrolled' | 'new-password';
   /** At `enrolled`: what was set up, which the sign-in then counts as its second factor. */
   factor?: 'totp' | 'passkey';
   /** When the password was checked (epoch ms); absent in a sign-in begun before it was recorded. */
@@ -48,7 +50,12 @@ export type PendingSignIn = {
   refused?: Refusal;
   /** At `enrolled`: the recovery codes, sealed, until the step's page has shown them once. */
   codes?: string;
+  /** At `new-password`: how the person signed in, which the sign-in finishes with once they chose one. */
+  login?: SignInLogin;
 };
+
+/** What a finished sign-in hands the provider: who, and how they proved it. */
+export type SignInLogin = { accountId: string; amr: string[]; acr: string };
 
 export function pendingSignIn(details: Details): PendingSignIn | null {
   const pending = (details.result as { atrium?: PendingSignIn } | undefined)?.atrium;
@@ -119,15 +126,28 @@ const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator 
 /**
  * Ends the login prompt of a finished sign-in (the password and any second step, or a passkey alone):
  * from now on this browser is known for the person, and their account's lockout lets them through here.
+ * A sign-in with a temporary password (an administrator's, choose-own-password.ts) stops first, after its
+ * second factor and before anything else, for the person to choose their own (`new-password`): a sign-in
+ * with a passkey alone used no password, and goes on.
  */
 export async function finishSignIn(
   deps: SecondFactorDeps,
   req: Request,
   res: Response,
-  login: { accountId: string; amr: string[]; acr: string },
+  login: SignInLogin,
 ): Promise<void> {
+  if (login.amr.includes('pwd') && (await mustChooseOwnPassword(deps.context(req), login.accountId)))
+    return askForOwnPassword(deps, req, res, login);
   deps.devices.remember(req, res, login.accountId);
   await deps.provider().interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
+}
+
+/** Moves the sign-in to its `new-password` step, keeping how it signed in, and leads to the step's page. */
+async function askForOwnPassword(deps: SecondFactorDeps, req: Request, res: Response, login: SignInLogin) {
+  const details = await deps.provider().interactionDetails(req, res);
+  const since = pendingSignIn(details)?.since ?? Date.now();
+  await remember(deps.provider(), req, res, { accountId: login.accountId, step: 'new-password', since, login });
+  res.redirect(303, `/interaction/${details.uid}`);
 }
 
 /**
@@ -218,6 +238,7 @@ export async function renderPendingStep(
     await showOnce(deps.provider(), req, res, pending, 'refused');
     ({ error, kind, ownWords } = refusedError(pending.refused));
   }
+  if (pending.step === 'new-password') return renderChoosePassword(deps, req, res, details, error);
   if (pending.step === 'code') {
     // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, with the time left
     // now, instead of a box that can only be refused until the time is up; a reload says it again. A
@@ -432,6 +453,8 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
       res.redirect(303, `/interaction/${details.uid}?setup=${SETUP}`);
     }),
   );
+
+  router.post('/interaction/:uid/new-password', form, deps.csrf.check, at('new-password', choosePasswordRoute(deps)));
 
   router.post(
     '/interaction/:uid/continue',

@@ -38,6 +38,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare lastLoginAt: Date | null;
   /** When an administrator last ended every session of the person (disable, password reset, sign out everywhere). */
   declare accessEndedAt: CreationOptional<Date | null>;
+  /** The password was set by an administrator for the person to replace at their next sign-in (a temporary one). */
+  declare mustChangePassword: CreationOptional<boolean>;
   /** Username, name and email as a search finds them (core/search-text.ts); kept by the model's hooks. */
   declare searchText: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
@@ -142,6 +144,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
       lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
       lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
       accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },
+      mustChangePassword: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       searchText: { type: DataTypes.STRING(SEARCH_TEXT_MAX), allowNull: true },
       ...timestamps,
     },

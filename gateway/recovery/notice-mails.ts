@@ -35,6 +35,14 @@ type By = 'self' | 'sign-in' | 'reset-link' | 'administrators' | 'directory';
 
 const SIGNED_OUT = 'You were signed out everywhere: sign in again with the new password.';
 
+/** An administrator's password to be replaced (update-user.ts resetPassword): what the next sign-in asks. */
+const temporaryWords = (entry: AuditEntry): string[] =>
+  entry.details?.temporary === true
+    ? [
+        'It is temporary: at your next sign-in, after your password, you will be asked to choose a password of your own.',
+      ]
+    : [];
+
 const describers: Record<string, Describe> = {
   'user.reset_password': (entry, account, service) => [
     entry.details?.firstPassword === true
@@ -42,18 +50,30 @@ const describers: Record<string, Describe> = {
           subject: `A password was set for your ${service} account`,
           said: [
             `Your campus administrators set a password for your ${service} account ${account}, which had none until now.`,
+            ...temporaryWords(entry),
           ],
         }
       : {
           subject: `Your ${service} password was reset`,
-          said: [`Your campus administrators set a new password for your ${service} account ${account}.`, SIGNED_OUT],
+          said: [
+            `Your campus administrators set a new password for your ${service} account ${account}.`,
+            SIGNED_OUT,
+            ...temporaryWords(entry),
+          ],
         },
   ],
-  'password.change': (_e, account, service) => [
-    {
-      subject: `Your ${service} password was changed`,
-      said: [`The password of your ${service} account ${account} was changed.`, SIGNED_OUT],
-    },
+  'password.change': (entry, account, service) => [
+    entry.details?.replacedTemporary === true
+      ? {
+          subject: `Your ${service} password was changed`,
+          said: [
+            `The password of your ${service} account ${account} was changed at a sign-in, replacing the temporary one your campus administrators had set.`,
+          ],
+        }
+      : {
+          subject: `Your ${service} password was changed`,
+          said: [`The password of your ${service} account ${account} was changed.`, SIGNED_OUT],
+        },
   ],
   // A new account's first password, chosen through the link mailed to this very address to welcome the
   // person, tells them nothing they did not just do: whoever could use the link reads this mail too.

@@ -105,6 +105,9 @@ describe('atrium users import welcomes the people it makes without a password', 
       expect(mail.text).toContain(`Your username is "${username}"`);
       await linkOf(mail.text, username);
     }
+    // The password the file gave is temporary: its person chooses their own at their first sign-in.
+    expect((await ctx.models.User.findOne({ where: { username: 'wel-c' } }))!.mustChangePassword).toBe(true);
+    expect((await ctx.models.User.findOne({ where: { username: 'wel-a' } }))!.mustChangePassword).toBe(false);
     // One each, and none for the person the file gave a password.
     expect(mailbox.received.filter((m) => m.to.some((to) => to.startsWith('wel-'))).length).toBe(2);
   });

@@ -136,7 +136,7 @@ describe('a person the directory renamed', () => {
 describe('a name someone holds as their Atrium username', () => {
   it('stays theirs: typing it signs in to their account, never to the person a directory gave it to', async () => {
     await addPeople(gateway, ['maria']);
-    await resetPassword(asOperator(gateway), 'maria', 'maria-local-password');
+    await resetPassword(asOperator(gateway), 'maria', 'maria-local-password', { temporary: false });
     await rename(mia, 'maria');
     expect((await sync(gateway, 'campus-ldap')).names.renamed).toContain('mia (maria there)');
     expect((await linkOf('mia')).directoryUsername).toBe('maria');

@@ -99,7 +99,9 @@ describe('a person’s recent account activity in the console', () => {
     const rows = historyRows(page);
     expect(rows[0]).toMatch(/Signed out everywhere eng-admin/);
     expect(rows[1]).toMatch(/Authenticator app set up themselves/);
-    expect(rows[2]).toMatch(/Password reset \(their sessions ended\) admin (::ffff:)?127\.0\.0\.1/);
+    expect(rows[2]).toMatch(
+      /Password reset \(their sessions ended\); temporary: they choose their own at their next sign-in admin (::ffff:)?127\.0\.0\.1/,
+    );
     expect(rows[3]).toMatch(/^.*Signed in with their password —/);
     // Typed as her email or as her username, a refused sign-in is hers.
     expect(rows.slice(4, 6)).toEqual([
@@ -120,7 +122,9 @@ describe('a person’s recent account activity in the console', () => {
     expect(page.status).toBe(200);
     const rows = historyRows(page);
     expect(rows[0]).toMatch(/Signed out everywhere eng-admin/);
-    expect(rows[2]).toMatch(/Password reset \(their sessions ended\) an administrator/);
+    expect(rows[2]).toMatch(
+      /Password reset \(their sessions ended\); temporary: they choose their own at their next sign-in an administrator/,
+    );
     expect(rows[6]).toMatch(/Account created in campus\/eng\/cs the operator —/);
     expect(historySection(page)).not.toMatch(/(^|\s)admin\s/);
     // The audit log is a campus administrator's: no link to it.

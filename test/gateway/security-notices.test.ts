@@ -104,8 +104,10 @@ afterAll(async () => {
 describe('security notices by mail', () => {
   it('tells the person when the helpdesk resets their password, without naming who or the new password', async () => {
     await addPerson(gateway, 'nell');
-    await resetPassword(await helpdesk(), 'nell', 'a helpdesk password 42');
+    // Theirs to keep here, so that the sign-in below ends on the account page (temporary-password.test.ts).
+    await resetPassword(await helpdesk(), 'nell', 'a helpdesk password 42', { temporary: false });
     const mail = await mailbox.next('nell@campus.test');
+    expect(text(mail)).not.toContain('choose a password of your own');
     expect(mail.subject).toBe('Your Atrium password was reset');
     expect(text(mail)).toContain('Your campus administrators set a new password for your Atrium account "nell".');
     expect(text(mail)).toContain('You were signed out everywhere');
@@ -120,6 +122,17 @@ describe('security notices by mail', () => {
     expect(page.status).toBe(200);
     expect(new URL(page.url).pathname).toBe('/account/security');
     expect(page.html).toContain('Signed in as <strong>nell</strong>');
+  });
+
+  it('tells the person of a temporary password that their next sign-in asks for their own', async () => {
+    await addPerson(gateway, 'nico');
+    await resetPassword(await helpdesk(), 'nico', 'a helpdesk password 43');
+    const mail = await mailbox.next('nico@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was reset');
+    expect(text(mail)).toContain(
+      'It is temporary: at your next sign-in, after your password, you will be asked to choose a password of your own.',
+    );
+    expect(text(mail)).not.toContain('a helpdesk password 43');
   });
 
   it('tells the person when the helpdesk removes their second factors, a directory person at the address it gives', async () => {
@@ -439,7 +452,10 @@ describe('security notices by mail', () => {
       stdin: 'a password from the shell\n',
       env: smtp,
     });
-    expect(done).toMatchObject({ code: 0, stdout: 'Set a new password for cleo.\n' });
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: 'Set a new password for cleo. It is temporary: they choose their own at their next sign-in.\n',
+    });
     // The command returned only once its mail was sent.
     expect(mailbox.received.filter((m) => m.to.includes('cleo@campus.test'))).toHaveLength(1);
     const mail = await mailbox.next('cleo@campus.test');

@@ -458,11 +458,15 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
 
   router.post('/users/:id/password', passwordBody, kit.csrf.check, async (req, res) => {
     try {
-      const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
+      // Unticked, the password is theirs to keep; ticked (as the form comes), they replace it at their next sign-in.
+      const temporary = text(bodyOf(req), 'temporary') === 'yes';
+      const id = String(req.params.id);
+      const user = await resetPassword(kit.context(req), id, text(bodyOf(req), 'password'), { temporary });
       await keepOwnConsoleSession(req, user.id);
+      const next = temporary ? ' They choose their own password at their next sign-in.' : '';
       setFlash(
         req,
-        `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`,
+        `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.${next}`,
       );
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {

@@ -1,0 +1,152 @@
+import { Secret, TOTP } from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  mainText,
+  type Page,
+  signInThrough,
+  submitFilled,
+} from '../helpers/browser-agent.ts';
+import {
+  addPerson,
+  enrolAuthenticator,
+  signInToConsole,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
+import { runAtrium } from '../helpers/cli.ts';
+import { accountHistory } from '../../gateway/accounts/account-history.ts';
+import { operator } from '../../gateway/context.ts';
+import { resetPassword } from '../../gateway/accounts/update-user.ts';
+
+/**
+ * A password an administrator sets (a helpdesk reading it over the phone) is temporary unless they say
+ * otherwise: the person's next sign-in, after the password and any second factor and before anything
+ * else, asks them to choose their own, through the same rules as any password. Walked as a browser
+ * without JavaScript walks the gateway's forms.
+ */
+let gateway: TestGateway;
+let admin: BrowserAgent;
+
+const accountUrl = () => `${gateway.issuer}/account/security`;
+const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
+const helpdesk = () => ({ ...gateway.context(null), actor: operator('test') });
+const CHOOSE = 'Choose your own password';
+
+async function consoleReset(username: string, password: string, changes: Record<string, string | string[]> = {}) {
+  const user = await userNamed(username);
+  const edit = await admin.navigate(`${gateway.issuer}/admin/users/${user.id}`);
+  const form = filledFormWithAction(edit, '/password');
+  return { form, done: await submitFilled(admin, edit, form, { password, ...changes }) };
+}
+
+/** The step's form posted with `password` twice (or `confirmation`), answered by the page the redirect leads to. */
+const choose = (agent: BrowserAgent, step: Page, password: string, confirmation = password) =>
+  agent.submit(step, formWithAction(step, '/new-password'), { password, confirmation });
+
+beforeAll(async () => {
+  gateway = await startTestGateway('temporary-password', { LOGIN_IP_LIMIT: '1000' });
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+}, 60_000);
+afterAll(async () => gateway?.stop());
+
+describe("a password set in the console's Set new password", () => {
+  it('is temporary by default: the next sign-in asks for their own, refusing the temporary one and weak ones', async () => {
+    await addPerson(gateway, 'tessa');
+    const { form, done } = await consoleReset('tessa', 'helpdesk-phone-words-41');
+    expect(form.entries).toContainEqual(['temporary', 'yes']);
+    expect(mainText(done)).toContain('They choose their own password at their next sign-in.');
+
+    const agent = new BrowserAgent();
+    const asked = await signInThrough(agent, accountUrl(), 'tessa', 'helpdesk-phone-words-41');
+    expect(asked.url).toContain('/interaction/');
+    expect(mainText(asked)).toContain(CHOOSE);
+    // Opening the account page meanwhile is no way past it: no session was made, so it asks to sign in.
+    const detour = await agent.navigate(accountUrl());
+    expect(formWithAction(detour, '/login').action).toContain('/interaction/');
+    const step = await signInThrough(agent, accountUrl(), 'tessa', 'helpdesk-phone-words-41');
+    expect(mainText(step)).toContain(CHOOSE);
+
+    const same = await choose(agent, step, 'helpdesk-phone-words-41');
+    expect(same.status).toBe(400);
+    expect(mainText(same)).toContain('That is the temporary password you were given');
+    const weak = await choose(agent, same, 'Password2026!');
+    expect(weak.status).toBe(400);
+    expect(mainText(weak)).toContain(CHOOSE);
+    const differ = await choose(agent, weak, 'tessa-own-quiet-lantern', 'tessa-own-quiet-lanterm');
+    expect(mainText(differ)).toContain('The two passwords differ');
+    expect((await userNamed('tessa')).mustChangePassword).toBe(true);
+
+    const finished = await choose(agent, differ, 'tessa-own-quiet-lantern');
+    expect(finished.url).toBe(accountUrl());
+    expect((await userNamed('tessa')).mustChangePassword).toBe(false);
+
+    // Their own from now on: the next sign-in goes straight through; the temporary one is gone.
+    const again = await signInThrough(new BrowserAgent(), accountUrl(), 'tessa', 'tessa-own-quiet-lantern');
+    expect(again.url).toBe(accountUrl());
+    const old = await signInThrough(new BrowserAgent(), accountUrl(), 'tessa', 'helpdesk-phone-words-41');
+    expect(mainText(old)).not.toContain(CHOOSE);
+    expect(old.url).not.toBe(accountUrl());
+
+    const history = await accountHistory(helpdesk(), (await userNamed('tessa')).id, 1);
+    const said = history.entries.map((e) => e.what);
+    expect(said).toContain('Chose their own password at sign-in, replacing a temporary one');
+    expect(said.some((w) => w.startsWith('Password reset') && w.includes('temporary'))).toBe(true);
+  });
+
+  it('is theirs to keep when the box is unticked', async () => {
+    await addPerson(gateway, 'tobias');
+    const { done } = await consoleReset('tobias', 'tobias-chose-this-one', { temporary: [] });
+    expect(mainText(done)).not.toContain('They choose their own password');
+    const signedIn = await signInThrough(new BrowserAgent(), accountUrl(), 'tobias', 'tobias-chose-this-one');
+    expect(signedIn.url).toBe(accountUrl());
+  });
+});
+
+describe('the step to choose their own password', () => {
+  it('comes after the second factor, and the sign-in then finishes as it began', async () => {
+    await addPerson(gateway, 'theo');
+    const secret = await enrolAuthenticator(gateway, 'theo');
+    await resetPassword(helpdesk(), 'theo', 'theo-temporary-harbour');
+    const agent = new BrowserAgent();
+    const codeStep = await signInThrough(agent, accountUrl(), 'theo', 'theo-temporary-harbour');
+    expect(mainText(codeStep)).toContain('Enter your code');
+    expect(mainText(codeStep)).not.toContain(CHOOSE);
+    // The next time step's code (one step of skew is allowed): the current one was used to set it up.
+    const code = TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + 30_000 });
+    const step = await agent.submit(codeStep, formWithAction(codeStep, '/code'), { code, kind: 'app' });
+    expect(mainText(step)).toContain(CHOOSE);
+    // A reload shows the step again and posts nothing.
+    expect(mainText(await agent.navigate(step.url))).toContain(CHOOSE);
+    const finished = await choose(agent, step, 'theo-own-northern-lights');
+    expect(finished.url).toBe(accountUrl());
+  });
+});
+
+describe('atrium users reset-password', () => {
+  it('sets a temporary password unless --no-temporary', async () => {
+    await addPerson(gateway, 'tilda');
+    await addPerson(gateway, 'toby');
+    const temporary = await runAtrium(gateway.db, ['users', 'reset-password', 'tilda', '--password-stdin'], {
+      stdin: 'tilda-phone-password-7\n',
+    });
+    const kept = await runAtrium(
+      gateway.db,
+      ['users', 'reset-password', 'toby', '--password-stdin', '--no-temporary'],
+      {
+        stdin: 'toby-chose-this-himself\n',
+      },
+    );
+    expect(temporary.code).toBe(0);
+    expect(temporary.stdout).toContain('It is temporary: they choose their own at their next sign-in.');
+    expect(kept.code).toBe(0);
+    expect((await userNamed('tilda')).mustChangePassword).toBe(true);
+    expect((await userNamed('toby')).mustChangePassword).toBe(false);
+    const step = await signInThrough(new BrowserAgent(), accountUrl(), 'tilda', 'tilda-phone-password-7');
+    expect(mainText(step)).toContain(CHOOSE);
+    const straight = await signInThrough(new BrowserAgent(), accountUrl(), 'toby', 'toby-chose-this-himself');
+    expect(straight.url).toBe(accountUrl());
+  });
+});
