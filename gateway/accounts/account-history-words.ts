@@ -92,12 +92,11 @@ function signIn(details: Details, outcome: 'success' | 'failure'): string {
     const why = SIGN_IN_REFUSED[String(details.reason)];
     return `Sign-in${passkey ? ' with a passkey' : ''} refused${why ? `: ${why}` : ''}`;
   }
-  const how = passkey
-    ? 'with a passkey'
-    : details.directoryUsername
-      ? 'with their directory name'
-      : 'with their password';
-  return `Signed in ${how}${details.lockedAccount ? ' at a browser they used before, while locked out' : ''}`;
+  const where = details.lockedAccount ? ' at a browser they used before, while locked out' : '';
+  if (passkey) return `Signed in with a passkey${where}`;
+  // Recorded at the password, before any second step or a password of their own to choose: the sign-in
+  // went on only if what those steps record follows (a code, a factor set up, a password chosen).
+  return `Password accepted${details.directoryUsername ? ', with their directory name' : ''}${where}`;
 }
 
 function secondStep(details: Details, outcome: 'success' | 'failure'): string {

@@ -16,6 +16,7 @@ import { operator, type Actor } from '../../gateway/context.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { regenerateRecoveryCodes } from '../../gateway/factors/regenerate-recovery-codes.ts';
+import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import type { User } from '../../gateway/models/index.ts';
 
 /**
@@ -102,7 +103,7 @@ describe('a person’s recent account activity in the console', () => {
     expect(rows[2]).toMatch(
       /Password reset \(their sessions ended\); temporary: they choose their own at their next sign-in admin (::ffff:)?127\.0\.0\.1/,
     );
-    expect(rows[3]).toMatch(/^.*Signed in with their password —/);
+    expect(rows[3]).toMatch(/^.*Password accepted —/);
     // Typed as her email or as her username, a refused sign-in is hers.
     expect(rows.slice(4, 6)).toEqual([
       expect.stringMatching(/refused Sign-in refused: wrong password —/),
@@ -208,8 +209,28 @@ describe('a person’s recent account activity in the console', () => {
     const rows = historyRows(await engAdmin.navigate(url(`/admin/users/${rita.id}`)));
     expect(rows[0]).toMatch(/New recovery codes made \(10\); any unused old ones stopped working themselves/);
     expect(rows[1]).toMatch(/Signed in with a recovery code — (::ffff:)?127\.0\.0\.1/);
-    expect(rows[2]).toMatch(/Signed in with their password —/);
+    expect(rows[2]).toMatch(/Password accepted —/);
     expect(rows[3]).toMatch(/Authenticator app set up themselves/);
+  });
+
+  it('says only that the password was accepted when a required second factor was never set up', async () => {
+    const sven = await addPerson(gateway, 'sven', { roles: ['staff'] });
+    await requireSecondFactor(
+      { ...gateway.context(null), actor: operator('test') },
+      { kind: 'unit', value: 'campus/eng/cs' },
+    );
+    try {
+      const step = await signInThrough(new BrowserAgent(), url('/account/security'), 'sven', DEMO_PASSWORD);
+      expect(mainText(step)).toContain('Set up a second factor');
+    } finally {
+      await dropSecondFactorRequirement(
+        { ...gateway.context(null), actor: operator('test') },
+        { kind: 'unit', value: 'campus/eng/cs' },
+      );
+    }
+    const rows = historyRows(await engAdmin.navigate(url(`/admin/users/${sven.id}`)));
+    expect(rows[0]).toMatch(/^.*Password accepted —/);
+    expect(rows.join('\n')).not.toContain('Signed in');
   });
 
   it('leaves out what was refused under a name before the account had it', async () => {
