@@ -610,13 +610,15 @@ describe("moving a unit's people in the console", () => {
     expect(notice(asked)).toBe(
       'This takes 2 people off eng.campus.test (mv-eadmin, mv-xadm): their direct conversations there stay on its node, out of their reach; their groups follow them where they chat now. Nobody was moved. To go ahead, tick "Move their chat" and move again.',
     );
-    expect(readable(asked)).toContain('2 people leave eng.campus.test: their conversations there stay on its node.');
+    expect(readable(asked)).toContain(
+      '2 people leave eng.campus.test: their direct conversations there stay on its node; their groups follow them where they chat now.',
+    );
     expect(await unitsOf('mv-eadmin')).toEqual([from]);
     const form = moveForm(asked);
     expect(form.entries).toContainEqual(['to', 'campus/arts/music']);
     const moved = await submitFilled(admin, asked, form, { moveChat: 'on' });
     expect(readable(moved)).toContain(
-      `Moved 2 members of ${from} to campus/arts/music: mv-eadmin, mv-xadm. Took 2 people off eng.campus.test: their conversations there stay on its node. ${from} has no members now; remove it below once nothing else uses it.`,
+      `Moved 2 members of ${from} to campus/arts/music: mv-eadmin, mv-xadm. Took 2 people off eng.campus.test: their direct conversations there stay on its node; their groups follow them where they chat now. ${from} has no members now; remove it below once nothing else uses it.`,
     );
     expect(await unitsOf('mv-xadm')).toEqual(['campus/arts/music', 'campus/arts/history']);
     expect(moved.html).not.toContain('action="/admin/units/move-members"');

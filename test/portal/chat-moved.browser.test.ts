@@ -39,7 +39,7 @@ describe.skipIf(chromiumMissing)('an open portal tab when the person’s only ch
       .poll(() => xia.page.locator('#toasts').textContent(), { timeout: 10_000 })
       .toContain('Your chat moved to');
     expect(await xia.page.locator('#toasts').textContent()).toContain(
-      'Your conversations on eng.campus.test stay there and are no longer shown here.',
+      'Your groups come with you; your direct conversations on eng.campus.test stay there and are no longer shown here.',
     );
     expect(await xia.page.locator('.ended').count()).toBe(0);
     expect(await xia.page.locator('body').textContent()).not.toContain('signed out');

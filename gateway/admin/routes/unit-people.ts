@@ -46,7 +46,7 @@ export function movedNotice(m: MovedMembers): string {
     lines.push(`Unit admins among them now administer ${m.to}, being its members: ${fewNames(m.unitAdmins)}.`);
   for (const d of m.domainsLeft)
     lines.push(
-      `Took ${count(d.people.length, 'person', 'people')} off ${d.domain}: their conversations there stay on its node.`,
+      `Took ${count(d.people.length, 'person', 'people')} off ${d.domain}: their direct conversations there stay on its node; their groups follow them where they chat now.`,
     );
   for (const l of m.left)
     lines.push(

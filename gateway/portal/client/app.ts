@@ -606,7 +606,8 @@ export class PortalApp implements ViewHost {
       });
     if (joined.length > 0)
       return this.toast(
-        `Your chat moved to ${joined.map((d) => d.title || d.name).join(', ')}: your units changed, and you chat there now. ${stay}`,
+        // Groups follow the person to where they chat now (the nodes' moved members); direct chats stay.
+        `Your chat moved to ${joined.map((d) => d.title || d.name).join(', ')}: your units changed, and you chat there now. Your groups come with you; your direct conversations on ${domain} stay there and are no longer shown here.`,
       );
     this.toast(`You no longer chat on ${domain}: your units changed. ${stay}`);
   }
