@@ -96,8 +96,11 @@ describe("a password set in the console's Set new password", () => {
     expect(said.some((w) => w.startsWith('Password reset') && w.includes('temporary'))).toBe(true);
   });
 
-  it('is theirs to keep when the box is unticked', async () => {
+  it('is theirs to keep when the box is unticked, which a refused password keeps unticked', async () => {
     await addPerson(gateway, 'tobias');
+    const { done: refused } = await consoleReset('tobias', 'password123', { temporary: [] });
+    expect(refused.status).toBe(400);
+    expect(filledFormWithAction(refused, '/password').entries).not.toContainEqual(['temporary', 'yes']);
     const { done } = await consoleReset('tobias', 'tobias-chose-this-one', { temporary: [] });
     expect(mainText(done)).not.toContain('They choose their own password');
     const signedIn = await signInThrough(new BrowserAgent(), accountUrl(), 'tobias', 'tobias-chose-this-one');

@@ -202,6 +202,8 @@ type FormState = {
   shown?: ShownUser | null;
   failure?: FormFailure & { chatMove?: ChatMove };
   resetFailure?: FormFailure;
+  /** The refused reset's "choose their own at next sign-in" box was unticked: it comes back so. */
+  resetKeptOwn?: boolean;
   factorFailure?: FormFailure;
   signOutFailure?: FormFailure;
   deleteFailure?: FormFailure;
@@ -341,6 +343,7 @@ async function renderUserForm(
       roles: grantableRoles(ctx.actor),
       errors: state.failure?.errors ?? {},
       resetErrors: state.resetFailure?.errors ?? {},
+      resetKeptOwn: state.resetKeptOwn === true,
       notice: failure?.notice,
       factorError: state.factorFailure?.notice,
       signOutError: state.signOutFailure?.notice,
@@ -470,7 +473,8 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
       );
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
-      await renderForm(req, res, String(req.params.id), { resetFailure: formFailure(error) });
+      const resetKeptOwn = text(bodyOf(req), 'temporary') !== 'yes';
+      await renderForm(req, res, String(req.params.id), { resetFailure: formFailure(error), resetKeptOwn });
     }
   });
 
