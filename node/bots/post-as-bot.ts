@@ -94,8 +94,11 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
     if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
     await assertBotMayWriteIn(ctx, bot, app, conversation, 'conversationId');
   }
+  // A bot writes only where this node orders: a group goes to the members it can reach (policy.ts, mustReach).
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
-  await ctx.federation.policy.assertAllowed(members);
+  await ctx.federation.policy.assertAllowedDomains(
+    ctx.federation.policy.mustReach(conversationId, { home: ctx.domain, members }),
+  );
   const body = data.card
     ? cardBody(data.card, app.name)
     : { text: data.text!, senderName: app.name, senderKind: 'bot' };

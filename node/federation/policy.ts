@@ -1,5 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../../protocol/address.ts';
+import { isDirectId } from '../conversations/open-direct.ts';
 import { allowed, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
 export class FederationDeniedError extends AppError {
@@ -41,10 +42,35 @@ export interface FederationPolicy {
   /** Refuses, before anything is stored, an exchange with a domain the policy does not allow. */
   assertAllowed(addresses: Iterable<string>): Promise<void>;
   /**
+   * The other domains a message into a conversation must reach to be sent at all (see mustReach); none
+   * (answered at once, without a promise) for a group this node orders.
+   */
+  mustReach(conversationId: string, conversation: { home: string | null; members: Set<string> }): string[];
+  /** As assertAllowed, for other domains named as such (mustReach's). */
+  assertAllowedDomains(domains: string[]): Promise<void>;
+  /**
    * For a group: every two member domains must be allowed to exchange messages, since the home relays
    * each member's messages to all the others.
    */
   assertAllowedAmong(addresses: Iterable<string>): Promise<void>;
+}
+
+/**
+ * What a message into a conversation cannot go without: the other person's domain in a direct
+ * conversation, and the home's in a group another domain orders (this node submits the message there). A
+ * group this node orders needs no other domain: the message is stored and goes to every member domain the
+ * outbox can reach; what waits for one removed at the gateway, or whose pair the policy closed, is dealt
+ * with there (set aside after the grace period, or withheld), its authors told (docs/federation.md,
+ * "Delivery"). One removed college does not silence every group it has a member in.
+ */
+function mustReachOf(
+  domain: string,
+  remoteDomains: (addresses: Iterable<string>) => string[],
+): FederationPolicy['mustReach'] {
+  return (conversationId, { home, members }) => {
+    if (isDirectId(conversationId) || home === null) return remoteDomains(members);
+    return home === domain ? [] : [home];
+  };
 }
 
 /** The other domains among some addresses, remembered per Set (see below). */
@@ -71,19 +97,21 @@ export function createFederationPolicy(options: { domain: string; registry: Regi
       throw new AppError('federation_unavailable', 503, 'The federation registry cannot be reached now; try again');
     });
 
-  async function assertAllowed(addresses: Iterable<string>): Promise<void> {
-    const others = remoteDomains(addresses);
+  async function assertAllowedDomains(others: string[]): Promise<void> {
     if (others.length === 0) return;
     let known = await current();
     if (others.some((d) => !allowed(known, domain, d))) known = await registry.refreshSoon();
     const denied = others.filter((d) => !allowed(known, domain, d));
     if (denied.length > 0) throw new FederationDeniedError(denied, unregisteredOf(known, denied));
   }
+  const assertAllowed = (addresses: Iterable<string>) => assertAllowedDomains(remoteDomains(addresses));
 
   return {
     registry,
     remoteDomains,
     assertAllowed,
+    mustReach: mustReachOf(domain, remoteDomains),
+    assertAllowedDomains,
     async assertAllowedAmong(addresses) {
       const domains = [...new Set([...addresses].map(domainOf))].sort();
       if (domains.length < 2 || (domains.length === 2 && domains.includes(domain))) return assertAllowed(addresses);

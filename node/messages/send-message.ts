@@ -76,7 +76,9 @@ export async function enqueueMessage(
   const conversation = ctx.members.peek(conversationId) ?? (await ctx.members.entry(conversationId));
   if (!conversation.members.has(ctx.actor.address)) throw new NotMemberError();
   const members = conversation.members;
-  if (ctx.federation.policy.remoteDomains(members).length > 0) await ctx.federation.policy.assertAllowed(members);
+  // Refused only when nothing could carry it: a group this node orders goes to the members it can reach.
+  const needed = ctx.federation.policy.mustReach(conversationId, conversation);
+  if (needed.length > 0) await ctx.federation.policy.assertAllowedDomains(needed);
   // A direct conversation's other person may have moved to another college (conversations/moved-peers.ts).
   const moved = ctx.movedPeers.refuseIfMoved(conversationId, members, ctx.actor.address);
   if (moved) await moved;

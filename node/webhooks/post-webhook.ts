@@ -58,8 +58,10 @@ export async function postViaWebhook(
     });
   const conversation = await services.models.Conversation.findByPk(hook.conversationId);
   if (!conversation || conversation.homeDomain !== services.domain) throw new WebhookRevokedError();
+  // Goes to the members it can reach, as any message into a group ordered here (policy.ts, mustReach).
   const members = (await services.members.of([hook.conversationId])).get(hook.conversationId) ?? new Set<string>();
-  await services.federation.policy.assertAllowed(members);
+  const { policy } = services.federation;
+  await policy.assertAllowedDomains(policy.mustReach(hook.conversationId, { home: services.domain, members }));
   const sender = hookAddress(hook.id, services.domain);
   return services.committer.append({
     conversationId: hook.conversationId,
