@@ -48,7 +48,7 @@ describe('promoting the next node key', () => {
     const found: string[] = [];
     let watching = false;
     // After every statement the promotion sends, both processes ask for the key they would sign with.
-    promoter.addHook('afterQuery', async () => {
+    promoter.addHook('afterQuery', 'watch-signing-key', async () => {
       if (!watching) return;
       watching = false;
       try {
@@ -77,7 +77,7 @@ describe('promoting the next node key', () => {
       }
     } finally {
       watching = false;
-      promoter.removeHook('afterQuery');
+      promoter.removeHook('afterQuery', 'watch-signing-key');
     }
   });
 
