@@ -23,7 +23,7 @@ const OVERFETCH = 3;
  * A person as `asker` may see them: at their addresses on the domains its policy lets it see (home first
  * when that is one of them), or undefined when it may see none.
  */
-async function presentVisible(ctx: GatewayContext, asker: DirectoryAsker, user: User) {
+export async function presentVisible(ctx: GatewayContext, asker: DirectoryAsker, user: User) {
   const claims = await accountClaims(ctx, user);
   const visible = claims.im_domains.filter((d) => allowed(asker.registry, asker.origin, d));
   if (visible.length === 0) return undefined;

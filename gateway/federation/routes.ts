@@ -12,6 +12,7 @@ import {
 } from '../../protocol/signature.ts';
 import type { GatewayContext } from '../context.ts';
 import { lookUpPeople, searchPeople } from './directory-search.ts';
+import { lookUpDisabledPeople } from './disabled-people.ts';
 import { lookUpFormerMembers } from './former-members.ts';
 import { pinDomainKeys, pinnedKeysOf } from './pin-domain.ts';
 import { operator } from '../context.ts';
@@ -109,7 +110,8 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
   });
 
   // People a domain's users may find: active accounts on the domains the policy lets it see, by their
-  // names or their units' (directory-search.ts).
+  // names or their units' (directory-search.ts). A lookup by usernames also names deleted (`former`) and
+  // disabled (`disabled`) accounts apart from the people: named as they were, never someone to start a conversation with.
   router.get('/federation/v1/directory', async (req, res) => {
     const ctx = context(req);
     const { origin, kind } = await signer(ctx, req);
@@ -122,7 +124,8 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     }
     const people = await lookUpPeople(ctx, asker, query.usernames);
     const former = await lookUpFormerMembers(ctx, asker, query.usernames);
-    res.set('Cache-Control', 'no-store').json({ people, former });
+    const disabled = await lookUpDisabledPeople(ctx, asker, query.usernames);
+    res.set('Cache-Control', 'no-store').json({ people, former, disabled });
   });
 
   return router;

@@ -8,7 +8,7 @@ import { actorOf, bearerAuth } from '../http/bearer.ts';
 import { paceDirectorySearch, type PersonLimits } from '../limits/person-limits.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
-import type { DirectoryPerson, FormerMember } from '../../protocol/directory-person.ts';
+import type { DirectoryPerson, DisabledPerson, FormerMember } from '../../protocol/directory-person.ts';
 
 /** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
 const querySchema = z
@@ -39,14 +39,19 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
   return (await askDirectoryAnswer(options, params)).people;
 }
 
+/** A lookup's whole answer, as the node passes it on to its clients. */
+export type DirectoryAnswer = { people: Person[]; former: FormerMember[]; disabled: DisabledPerson[] };
+
 /**
  * askDirectory's whole answer: with a lookup by usernames, also those of deleted accounts (`former`), whose
- * messages are shown from a former member; a gateway before them answers none.
+ * messages are shown from a former member, and of disabled ones (`disabled`), named as they were and marked
+ * so; a gateway before them answers none. Neither is among the people, whom this node opens conversations
+ * with and invites.
  */
 export async function askDirectoryAnswer(
   options: GatewayDirectory,
   params: Record<string, string>,
-): Promise<{ people: Person[]; former: FormerMember[] }> {
+): Promise<DirectoryAnswer> {
   const path = `/federation/v1/directory?${new URLSearchParams(params)}`;
   const request = await signedGatewayRequest({ ...options, origin: options.domain }, 'GET', path);
   let response: Response;
@@ -75,8 +80,8 @@ export async function askDirectoryAnswer(
       503,
       `The campus directory refused the search (HTTP ${response.status}); try again`,
     );
-  const answer = (await response.json()) as { people: Person[]; former?: FormerMember[] };
-  return { people: answer.people, former: answer.former ?? [] };
+  const answer = (await response.json()) as Partial<DirectoryAnswer> & { people: Person[] };
+  return { people: answer.people, former: answer.former ?? [], disabled: answer.disabled ?? [] };
 }
 
 /**
@@ -127,8 +132,10 @@ export function directoryRoute(
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
     const params: Record<string, string> =
       query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
-    const { people, former } = await askDirectoryAnswer(options, params);
-    res.set('Cache-Control', 'no-store').json(query.usernames !== undefined ? { people, former } : { people });
+    const { people, former, disabled } = await askDirectoryAnswer(options, params);
+    res
+      .set('Cache-Control', 'no-store')
+      .json(query.usernames !== undefined ? { people, former, disabled } : { people });
   });
   return router;
 }
