@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, Route } from 'playwright-core';
+import { operator } from '../../gateway/context.ts';
+import { setUserStatus } from '../../gateway/accounts/update-user.ts';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import {
@@ -421,6 +423,56 @@ describe.skipIf(chromiumMissing)('who wrote a message and when, to a screen read
       dave.close();
       carol.close();
       await phone.context.close();
+    }
+  });
+});
+
+describe.skipIf(chromiumMissing)('someone whose account was disabled', () => {
+  it('keeps their name, tagged “account disabled” in the list, heading and members, and says messages to them wait', {
+    timeout: 60_000,
+  }, async () => {
+    const DAVE = 'dave@eng.campus.test';
+    const ops = { ...campus.gateway.context(null), actor: operator('test') };
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    try {
+      const direct = await dave.openDirect(ALICE);
+      await dave.send({ conversationId: direct.id, text: 'Are the figures in?' });
+      await dave.createGroup('Lab safety rota', [ALICE]);
+      await setUserStatus(ops, 'dave', 'disabled');
+
+      const a = alice.page;
+      await a.reload();
+      await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      const item = a.locator('.conversation-item', { hasText: 'Are the figures in?' });
+      await expect.poll(() => item.locator('.item-name').textContent(), { timeout: 10_000 }).toBe('Dave Okafor');
+      await expect
+        .poll(() => item.locator('.disabled-tag').textContent(), { timeout: 10_000 })
+        .toBe('account disabled');
+      expect(await item.getAttribute('aria-label')).toMatch(/^Dave Okafor, account disabled, /);
+
+      await item.click();
+      await expect
+        .poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 })
+        .toBe('Dave Okafor account disabled');
+      const note = a.locator('.conversation .app-note');
+      expect(await note.textContent()).toBe(
+        "Dave Okafor's account is disabled: messages wait and reach them only if it is enabled again.",
+      );
+      expect(await note.isVisible()).toBe(true);
+      // Still sent: the node keeps it for him, and he gets it if his account is enabled again.
+      await send(a, 'See you on Monday');
+      await ownMessage(a, 'See you on Monday').waitFor({ timeout: 10_000 });
+
+      await openConversation(a, 'Lab safety rota');
+      await a.getByRole('button', { name: 'Group details' }).click();
+      const row = a.getByRole('dialog', { name: 'Group details' }).locator(`.member[data-address="${DAVE}"]`);
+      await expect.poll(() => row.locator('strong').textContent(), { timeout: 10_000 }).toBe('Dave Okafor');
+      expect(await row.locator('.disabled-tag').textContent()).toBe('account disabled');
+      await a.keyboard.press('Escape');
+      expect(alice.errors).toEqual([]);
+    } finally {
+      dave.close();
+      await setUserStatus(ops, 'dave', 'active');
     }
   });
 });

@@ -301,6 +301,8 @@ export class Chat extends Emitter<ChatEvents> {
   #unnamed = new Set<string>();
   /** Addresses the campus directory says are apps' bots (`app`), found by a search or asked of it. */
   #apps = new Set<string>();
+  /** Addresses of people whose accounts the directory says are disabled (named as they were: isDisabled). */
+  readonly #disabled = new Set<string>();
   /** Direct peers the directory was asked whether they are an app, once each per page. */
   #appsAsked = new Set<string>();
   #resolving = false;
@@ -1394,14 +1396,18 @@ export class Chat extends Emitter<ChatEvents> {
     return found;
   }
 
-  /** People's names as the directory gave them, for this page and for the next one in this tab. */
-  #learnPeople(people: Person[]): void {
+  /**
+   * People's names as the directory gave them, for this page and for the next one in this tab. Answered
+   * as people, they are not (or no longer) disabled.
+   */
+  #learnPeople(people: Pick<Person, 'name' | 'addresses'>[]): void {
     const named = people.flatMap((person) =>
       person.addresses.map((address) => [address, person.name] as [string, string]),
     );
     for (const [address, name] of named) {
       this.names.set(address, name);
       this.#unnamed.delete(address);
+      this.#disabled.delete(address);
     }
     if (named.length > 0 && !this.#ended) this.#keptNames.keep(named);
   }
@@ -1553,6 +1559,14 @@ export class Chat extends Emitter<ChatEvents> {
     return this.#unnamed.has(address) ? NAME_PENDING : localPart(address);
   }
 
+  /**
+   * Whether the directory said, when this page asked for their name, that this person's account is
+   * disabled: they keep their name, marked so, and what is sent to them waits until it is enabled again.
+   */
+  isDisabled(address: string): boolean {
+    return this.#disabled.has(address);
+  }
+
   /** Someone as named in one conversation: an app as it named itself there, a person as the directory does. */
   nameIn(entry: Entry | undefined, address: string): string {
     return entry?.appNames.get(address) ?? this.displayName(address);
@@ -1696,11 +1710,14 @@ export class Chat extends Emitter<ChatEvents> {
           batch.set(username, [...(batch.get(username) ?? []), address]);
         }
         if (batch.size === 0) continue;
-        const { people, former } = await lookUpNames(this.me, [...batch.keys()]).catch(() => ({
+        const { people, former, disabled } = await lookUpNames(this.me, [...batch.keys()]).catch(() => ({
           people: [] as Person[],
           former: [],
+          disabled: [],
         }));
-        this.#learnPeople(people);
+        this.#learnPeople([...people, ...disabled]);
+        // Disabled accounts keep the name they had, marked so: those who wrote with them still see who.
+        for (const { addresses } of disabled) for (const address of addresses) this.#disabled.add(address);
         // Deleted accounts: what they wrote stays, from "Former member" (never kept for the next page).
         for (const { name, addresses } of former) for (const address of addresses) this.names.set(address, name);
         const peers = new Set([...this.entries.values()].map((e) => this.peerOf(e)));

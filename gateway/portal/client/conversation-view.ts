@@ -10,7 +10,7 @@ import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { cardClickFailure, dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { CARD_FOCUS } from './card-view.ts';
-import { presenceLabel } from './list-view.ts';
+import { disabledTag, presenceLabel } from './list-view.ts';
 import { movedNote } from './moved-peer.ts';
 import type { Person } from './nodes.ts';
 import { isTouchFirst } from './touch.ts';
@@ -53,6 +53,9 @@ export class ConversationView {
   /** Where the other person chats now, once the directory said they moved. */
   #movedTo: Person | undefined;
   #title: HTMLElement;
+  #titleText: HTMLElement;
+  /** " account disabled" after a direct peer's name, in the heading only while it holds. */
+  #titleTag = h('span', {}, ' ', disabledTag());
   #subtitle: HTMLElement;
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
   #drawnPending = new Map<string, { el: HTMLElement; sig: string }>();
@@ -89,7 +92,8 @@ export class ConversationView {
     this.entry = entry;
     this.#host = host;
     const title = chat.title(entry);
-    this.#title = h('h2', { id: 'conversation-title', class: 'conversation-title' }, title);
+    this.#titleText = h('span', {}, title);
+    this.#title = h('h2', { id: 'conversation-title', class: 'conversation-title' }, this.#titleText);
     this.#subtitle = h('p', { class: 'conversation-subtitle muted' });
     this.#older = h(
       'button',
@@ -348,7 +352,11 @@ export class ConversationView {
     const entry = this.entry;
     const nearEnd = this.#nearEnd();
     const title = chat.title(entry);
-    this.#title.textContent = title;
+    this.#titleText.textContent = title;
+    const peer = chat.peerOf(entry);
+    if (peer && chat.isDisabled(peer)) {
+      if (!this.#title.contains(this.#titleTag)) this.#title.append(this.#titleTag);
+    } else this.#titleTag.remove();
     this.#subtitle.textContent = this.#describe();
     // A group renamed: its message box is named after it too.
     if (this.composer.input.placeholder !== `Message ${title}`) {
@@ -511,14 +519,19 @@ export class ConversationView {
    * socket of its bot's: docs/protocol.md, "Bots"), and is told when someone presses a button on its cards.
    * The person is told so before typing anything private. Said once the page knows the peer is an app (it
    * has named itself on an entry here, or the directory says so: Chat.isApp); text can still be sent.
+   * With someone whose account is disabled: what is sent waits, and reaches them only if an administrator
+   * enables it again (then all of it does), so sending stays possible and the note says so.
    */
   #drawAppNote(): void {
     const peer = this.entry.conv.kind === 'direct' ? this.#chat.peerOf(this.entry) : undefined;
     const app = peer ? this.#chat.appName(this.entry, peer) : undefined;
-    this.#appNote.hidden = app === undefined || this.#ended;
+    const disabled = peer !== undefined && app === undefined && this.#chat.isDisabled(peer);
+    this.#appNote.hidden = (app === undefined && !disabled) || this.#ended;
     const text = app
       ? `${app} is an app: it can read what is written here, and answers through the buttons on its cards.`
-      : '';
+      : disabled
+        ? `${this.#chat.nameIn(this.entry, peer!)}'s account is disabled: messages wait and reach them only if it is enabled again.`
+        : '';
     if (this.#appNote.textContent !== text) this.#appNote.textContent = text;
   }
 

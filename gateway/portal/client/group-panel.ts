@@ -3,6 +3,7 @@ import { AtriumError, type Chat, type Entry } from './chat.ts';
 import { confirmDialog, dialogId, Modal } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { rightsIn, type Rights, type Role } from './group-rights.ts';
+import { disabledTag } from './list-view.ts';
 import { foundAsApp, peoplePicker, type PeoplePicker } from './people-view.ts';
 import { WebhooksPart } from './webhooks-view.ts';
 
@@ -429,7 +430,9 @@ export class GroupPanel {
     const changeRole = rights.setRoles && !you && member.role !== 'owner' && !(bot && member.role === 'member');
     const handOver = changeRole && !bot;
     const remove = !you && rights.remove(member.role);
-    const sig = [name, bot, member.role, changeRole, handOver, remove].join('\u0000');
+    // Still a member, named as they were: marked so that nobody waits on them for an answer.
+    const disabled = !you && !bot && this.#chat.isDisabled(member.address);
+    const sig = [name, bot, disabled, member.role, changeRole, handOver, remove].join('\u0000');
     const draw = (): HTMLLIElement => {
       const button = (action: string, text: string, label: string, run: (b: HTMLButtonElement) => void) => {
         const b: HTMLButtonElement = h(
@@ -455,6 +458,8 @@ export class GroupPanel {
           { class: 'member-name' },
           h('strong', {}, name),
           bot ? h('span', { class: 'small' }, ' · app') : null,
+          disabled ? ' ' : null,
+          disabled ? disabledTag() : null,
           h('span', { class: 'muted small' }, ` ${member.address}`),
         ),
         ROLE_NAMES[member.role] ? h('span', { class: 'role' }, ROLE_NAMES[member.role]) : null,

@@ -13,6 +13,14 @@ export function presenceLabel(chat: Chat, entry: Entry, address: string): string
   return presence.status;
 }
 
+/** The words beside the name of someone whose account is disabled (list, heading, group members). */
+export const DISABLED_TAG = 'account disabled';
+
+/** The small tag saying so; what it says is also in the name read out where the element has one. */
+export function disabledTag(): HTMLElement {
+  return h('span', { class: 'disabled-tag' }, DISABLED_TAG);
+}
+
 function preview(chat: Chat, entry: Entry, message: Message | undefined): string {
   if (!message) return entry.conv.kind === 'group' ? 'No messages yet' : 'Say hello';
   if (message.kind === 'system') return systemText(message as never, (a) => chat.nameIn(entry, a));
@@ -136,6 +144,8 @@ type Item = {
   label: string;
   /** The college it is at, shown beside its title to someone of several colleges. */
   college: { tag: string; title: string } | null;
+  /** A direct chat with someone whose account is disabled: tagged so beside their name. */
+  disabled: boolean;
   last: Message | undefined;
   sig: string;
 };
@@ -163,10 +173,12 @@ function describeItem(chat: Chat, entry: Entry, tags: Map<string, string> | null
   const text = preview(chat, entry, last);
   const peer = chat.peerOf(entry);
   const presence = peer ? chat.presenceOf(entry, peer) : undefined;
+  const disabled = peer !== undefined && chat.isDisabled(peer);
   const unread = entry.conv.unread;
   const mentioned = mentionedUnread(entry);
   const label = [
     title,
+    disabled ? DISABLED_TAG : null,
     entry.conv.kind === 'group' ? 'group' : null,
     college ? `at ${college.title}` : null,
     presence ? presenceLabel(chat, entry, peer!) : null,
@@ -183,11 +195,11 @@ function describeItem(chat: Chat, entry: Entry, tags: Map<string, string> | null
     chat.openKey === entry.key,
     college?.tag ?? '',
   ].join('\u0000');
-  return { title, text, peer, presence, unread, mentioned, label, college, last, sig };
+  return { title, text, peer, presence, unread, mentioned, label, college, disabled, last, sig };
 }
 
 function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => void): HTMLLIElement {
-  const { title, text, peer, presence, unread, mentioned, label, college, last } = item;
+  const { title, text, peer, presence, unread, mentioned, label, college, disabled, last } = item;
   const key = entry.key;
   const dot = presence ? h('span', { class: `presence presence-${presence.status}`, 'aria-hidden': 'true' }) : null;
   return h(
@@ -220,6 +232,7 @@ function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => 
           'span',
           { class: 'item-title' },
           h('span', { class: 'item-name' }, title),
+          disabled ? disabledTag() : null,
           college ? h('span', { class: 'domain-tag', title: college.title }, college.tag) : null,
         ),
         h('span', { class: 'item-preview' }, text),

@@ -1,6 +1,6 @@
 import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { AtriumError, type UploadedAttachment } from '../../../sdk/client.ts';
-import type { DirectoryPerson, FormerMember } from '../../../protocol/directory-person.ts';
+import type { DirectoryPerson, DisabledPerson, FormerMember } from '../../../protocol/directory-person.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
@@ -81,8 +81,14 @@ export async function lookUpPeople(me: Me, usernames: string[]): Promise<Person[
   return (await lookUpNames(me, usernames)).people;
 }
 
-/** lookUpPeople, with those of the usernames whose accounts were deleted (`former`): named "Former member". */
-export function lookUpNames(me: Me, usernames: string[]): Promise<{ people: Person[]; former: FormerMember[] }> {
+/** What a lookup by usernames answers: the people, and apart from them deleted and disabled accounts. */
+export type Names = { people: Person[]; former: FormerMember[]; disabled: DisabledPerson[] };
+
+/**
+ * lookUpPeople, with those of the usernames whose accounts were deleted (`former`: named "Former member")
+ * or disabled (`disabled`: named as they were, marked so).
+ */
+export function lookUpNames(me: Me, usernames: string[]): Promise<Names> {
   return askDirectories(me, new URLSearchParams({ usernames: usernames.join(',') }));
 }
 
@@ -91,9 +97,10 @@ export function lookUpNames(me: Me, usernames: string[]): Promise<{ people: Pers
  * person searched too often, that refusal is thrown (HttpError `rate_limited`, the node's words), so the
  * page does not say "nobody found" for a search no one made.
  */
-async function askDirectories(me: Me, params: URLSearchParams): Promise<{ people: Person[]; former: FormerMember[] }> {
+async function askDirectories(me: Me, params: URLSearchParams): Promise<Names> {
   const byUsername = new Map<string, Person>();
   const former: FormerMember[] = [];
+  const disabled: DisabledPerson[] = [];
   const refusals: HttpError[] = [];
   const answers = await Promise.all(
     me.domains.map(async (node) => {
@@ -102,8 +109,10 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<{ people
         const body = (await response.json()) as {
           people: Omit<Person, 'via' | 'reachableFrom'>[];
           former?: FormerMember[];
+          disabled?: DisabledPerson[];
         };
         former.push(...(body.former ?? []));
+        disabled.push(...(body.disabled ?? []));
         return { node, people: body.people };
       } catch (error) {
         if (error instanceof HttpError && error.code === 'rate_limited') refusals.push(error);
@@ -123,7 +132,7 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<{ people
       else byUsername.set(key, { ...person, name, via: node.name, reachableFrom: [node.name] });
     }
   }
-  return { people: [...byUsername.values()], former };
+  return { people: [...byUsername.values()], former, disabled };
 }
 
 /** Uploads a file to a node, reporting progress (XHR: fetch cannot report upload progress). */
