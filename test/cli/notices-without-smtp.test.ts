@@ -38,7 +38,10 @@ describe('a command run in production without SMTP_URL', () => {
       stdin: 'a password from the shell\n',
       env: productionShell(),
     });
-    expect(done).toMatchObject({ code: 0, stdout: 'Set a new password for cyd. It is temporary: they choose their own at their next sign-in.\n' });
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: 'Set a new password for cyd. It is temporary: they choose their own at their next sign-in.\n',
+    });
     expect(done.stderr).toBe(
       "Security notices to cyd wait in the gateway's outbox: this command has no SMTP_URL, so the running gateway mails them.\n",
     );

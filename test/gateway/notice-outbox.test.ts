@@ -326,7 +326,10 @@ describe('the outbox', () => {
     const done = await runAtrium(gateway.db, ['users', 'reset-password', 'cyd', '--password-stdin'], {
       stdin: 'a password from the shell\n',
     });
-    expect(done).toMatchObject({ code: 0, stdout: 'Set a new password for cyd. It is temporary: they choose their own at their next sign-in.\n' });
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: 'Set a new password for cyd. It is temporary: they choose their own at their next sign-in.\n',
+    });
     await until(() => mailsTo(smtp, 'cyd@campus.test').length === 1, 'the notice, from the gateway');
     expect(mailsTo(smtp, 'cyd@campus.test')[0]!.subject).toBe('Your Atrium password was reset');
   });
