@@ -65,7 +65,8 @@ export async function lookUpPeople(
 }
 
 /**
- * A search: the bots of apps whose name, slug or bot address holds the text (directory-bots.ts), then
+ * A search for the person `searcherId` (their `sub`, as the asking node names them): the bots of apps
+ * for that person whose name, slug or bot address holds the text (directory-bots.ts), then
  * active people whose own name, username or address's local part holds the text, then, after
  * them, the direct members of units whose name holds it ("computer" finds the Department of Computer
  * Science's people), at most `limit` together, only those the asker may see. Members of the units below
@@ -77,10 +78,11 @@ export async function searchPeople(
   asker: DirectoryAsker,
   text: string,
   limit: number,
+  searcherId?: string,
 ): Promise<DirectoryPerson[]> {
   const folded = foldForSearch(text);
   // Apps first: a campus has few, and a search that finds one by its name is most likely for it.
-  const people: DirectoryPerson[] = await searchBots(ctx, asker, text, limit);
+  const people: DirectoryPerson[] = await searchBots(ctx, asker, searcherId, text, limit);
   if (people.length >= limit) return people;
   const byOwnText = await activeUsers(ctx, { searchText: like(ctx.sequelize, ownTextPattern(folded)) }, limit);
   await addVisible(ctx, asker, byOwnText, people, limit);

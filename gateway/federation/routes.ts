@@ -84,6 +84,8 @@ const directorySchema = z
     q: searchTextSchema(100).optional(),
     limit: z.coerce.number().int().min(1).max(50).default(20),
     usernames: usernamesSchema.optional(),
+    /** The searching person's `sub`: a search finds only the apps' bots that are for them (directory-bots.ts). */
+    for: z.guid({ message: "for is the searching person's sub" }).optional(),
   })
   .refine((d) => (d.q === undefined) !== (d.usernames === undefined), {
     message: 'give either q or usernames',
@@ -119,7 +121,7 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     const query = parseInput(directorySchema, req.query);
     const asker = { origin, registry: await buildRegistry(ctx) };
     if (query.usernames === undefined) {
-      const people = await searchPeople(ctx, asker, query.q ?? '', query.limit);
+      const people = await searchPeople(ctx, asker, query.q ?? '', query.limit, query.for);
       return void res.set('Cache-Control', 'no-store').json({ people });
     }
     const people = await lookUpPeople(ctx, asker, query.usernames);

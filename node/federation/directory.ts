@@ -130,8 +130,12 @@ export function directoryRoute(
       await paceDirectorySearch(options.pace.limits, options.pace.perMinute, actorOf(req).address);
     }
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
+    // A search names its person, for whom the gateway finds only the apps' bots that are for them.
+    const actor = actorOf(req);
     const params: Record<string, string> =
-      query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
+      query.usernames !== undefined
+        ? { usernames: query.usernames }
+        : { q: query.q ?? '', limit: String(query.limit), ...(actor.kind === 'user' ? { for: actor.sub } : {}) };
     const { people, former, disabled } = await askDirectoryAnswer(options, params);
     res
       .set('Cache-Control', 'no-store')

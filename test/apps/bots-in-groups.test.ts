@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { askDirectory } from '../../node/federation/directory.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import type { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
-import { asOperator, botToken, register } from './helpers.ts';
+import { actingAs, asOperator, botToken, register } from './helpers.ts';
 
 const DAVE = 'dave@eng.campus.test';
 const ROOMS = 'room-bookings@eng.campus.test';
@@ -41,11 +42,11 @@ afterAll(async () => {
 
 type Found = { name: string; username: string; address: string; addresses: string[]; units: string[]; app?: true };
 
-async function search(q: string): Promise<Found[]> {
+async function search(q: string, token = aliceToken): Promise<Found[]> {
   const response = await request(eng.server)
     .get('/api/v1/directory')
     .query({ q })
-    .set('authorization', `Bearer ${aliceToken}`);
+    .set('authorization', `Bearer ${token}`);
   expect(response.status).toBe(200);
   return response.body.people as Found[];
 }
@@ -172,5 +173,77 @@ describe('an app’s bot in a group', () => {
     } finally {
       dave.close();
     }
+  });
+});
+
+describe('an app for one department', () => {
+  const LAB = 'lab-bookings@eng.campus.test';
+  const bots = (found: Found[]) => found.filter((p) => p.app).map((p) => p.address);
+  let daveToken: string;
+  /** The gateway's directory, asked as the Engineering node signs its requests. */
+  const askAsEng = (params: Record<string, string>) =>
+    askDirectory(
+      { domain: 'eng.campus.test', gatewayIssuer: gateway.issuer, signingKey: eng.federation.keys.signingKey },
+      params,
+    );
+  const subOf = async (username: string) =>
+    (await gateway.context(null).models.User.findOne({ where: { username } }))!.id;
+
+  beforeAll(async () => {
+    // Registered by Engineering's unit admin for Electrical Engineering only: Computer Science cannot use it.
+    await register(
+      gateway,
+      {
+        name: 'Lab Bookings',
+        slug: 'lab-bookings',
+        ownerUnit: 'campus/eng',
+        visibility: { units: ['campus/eng/ee'], roles: [] },
+        redirectUris: ['http://localhost:9/cb'],
+        botEnabled: true,
+      },
+      await actingAs(gateway, 'eng-admin'),
+    );
+    // A campus-wide app for History's people, whose bot the Engineering node may host.
+    await register(gateway, {
+      name: 'History Desk',
+      slug: 'history-desk',
+      visibility: { units: ['campus/arts/history'], roles: [] },
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    daveToken = await (await login(gateway, 'dave')).tokenFor(eng.url);
+  });
+
+  it('has its bot found by the people it is for, and by nobody else', async () => {
+    expect(bots(await search('lab', daveToken))).toEqual([LAB]);
+    expect(bots(await search(LAB, daveToken))).toEqual([LAB]);
+    // Alice, of Computer Science, cannot sign in to it: she does not find its bot by any of its names.
+    expect(bots(await search('lab'))).toEqual([]);
+    expect(bots(await search('lab-bookings'))).toEqual([]);
+    expect(bots(await search(LAB))).toEqual([]);
+    // A campus-wide app's bot is still found by everyone.
+    expect(bots(await search('room'))).toEqual([ROOMS]);
+  });
+
+  it('stays in a group someone it is for invited it into: the other members see it as a member', async () => {
+    const dave = await connectAs(gateway, eng, 'dave');
+    try {
+      const group = await dave.createGroup('EE lab', ['alice@eng.campus.test', LAB]);
+      const members = (await alice.members(group.id)).members;
+      expect(members.find((m) => m.address === LAB)).toMatchObject({ app: true, appName: 'Lab Bookings' });
+    } finally {
+      dave.close();
+    }
+  });
+
+  it('is searched for the person a node names, only when that node serves them; a search naming nobody finds no bot', async () => {
+    expect(bots(await askAsEng({ q: 'lab', for: await subOf('dave') }))).toEqual([LAB]);
+    expect(bots(await askAsEng({ q: 'lab', for: await subOf('alice') }))).toEqual([]);
+    // Bob, of History, may use History Desk, but the Engineering node does not serve him: it cannot search as him.
+    expect(bots(await askAsEng({ q: 'history', for: await subOf('bob') }))).toEqual([]);
+    expect(bots(await askAsEng({ q: 'room' }))).toEqual([]);
+    // People are found as before.
+    expect((await askAsEng({ q: 'dave' })).map((p) => p.address)).toEqual([DAVE]);
+    await expect(askAsEng({ q: 'lab', for: 'dave' })).rejects.toMatchObject({ code: 'invalid_input' });
   });
 });
