@@ -2,6 +2,8 @@ import { Op } from 'sequelize';
 import { ConflictError, ForbiddenError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Role, User, UserStatus } from '../models/index.ts';
+import type { UnitMembership } from './memberships.ts';
+import { isWithin } from './scope.ts';
 import { withRole } from './with-role.ts';
 
 /** A change refused for the console it would leave without; `field` is the form field it concerns. */
@@ -9,9 +11,9 @@ export type AdministratorRefusal = OwnAdministratorError | LastAdministratorErro
 
 /** An administrator taking their own administration away: another administrator must do it. */
 export class OwnAdministratorError extends ForbiddenError {
-  readonly field: 'roles' | 'status';
+  readonly field: 'roles' | 'status' | 'units';
 
-  constructor(field: 'roles' | 'status', message: string) {
+  constructor(field: 'roles' | 'status' | 'units', message: string) {
     super(message);
     this.field = field;
   }
@@ -56,6 +58,34 @@ export function refuseOwnAdministration(ctx: GatewayContext, user: User, after: 
       `You cannot remove your own ${role} role: you would lose the admin console at once. Another administrator can.`,
     );
   }
+}
+
+/**
+ * Refuses new units by which a signed-in unit admin would administer less than they do: a unit of theirs
+ * dropped that no unit they keep administering still covers (a local person administers every unit they
+ * are given; a directory's person only what its unit-admin groups give them). Moving to a unit inside
+ * their own would leave them unable to move back. A campus administrator's scope is not their units.
+ */
+export async function refuseOwnUnitsDropped(
+  ctx: GatewayContext,
+  user: User,
+  memberships: UnitMembership[],
+  units: string[],
+): Promise<void> {
+  if (ctx.actor.kind !== 'user' || ctx.actor.id !== user.id || user.roles.includes('admin')) return;
+  const administered = memberships.filter((m) => m.administers).map((m) => m.unit.path);
+  const dropped = administered.filter((path) => !units.includes(path));
+  if (dropped.length === 0) return;
+  const fromDirectory =
+    (await ctx.models.DirectoryAccount.count({ where: { userId: user.id }, transaction: ctx.tx })) > 0;
+  const before = new Set(memberships.map((m) => m.unit.path));
+  const kept = units.filter((path) => administered.includes(path) || (!fromDirectory && !before.has(path)));
+  const lost = dropped.find((path) => !kept.some((root) => isWithin(path, root)));
+  if (lost === undefined) return;
+  throw new OwnAdministratorError(
+    'units',
+    `You cannot take yourself off ${lost}, which you administer: another administrator can.`,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { inTransaction } from '../transaction.ts';
 import { assertMayGrant, assertUnique } from './create-user.ts';
 import { endAccessOf, replacePassword } from './end-access.ts';
 import { findManageableUser } from './find-user.ts';
-import { keepAnAdministrator, refuseOwnAdministration } from './keep-administrators.ts';
+import { keepAnAdministrator, refuseOwnAdministration, refuseOwnUnitsDropped } from './keep-administrators.ts';
 import { setMemberships } from './memberships.ts';
 import { openSessionsOf } from './open-sessions.ts';
 import { hashPassword } from './passwords.ts';
@@ -118,6 +118,7 @@ export async function editUser(ctx: GatewayContext, idOrUsername: string, input:
     if (changes.roles) assertMayGrant(ctx, changes.roles);
     const after = { roles: changes.roles ?? user.roles, status: changes.status ?? user.status };
     refuseOwnAdministration(ctx, user, after);
+    if (changes.units) await refuseOwnUnitsDropped(ctx, user, memberships, changes.units);
     await keepAnAdministrator(ctx, user, after);
     await assertUnique(ctx, { email: changes.email }, user.id);
     const chatMove = changes.units ? await refuseChatMove(ctx, user, changes.units, asked.moveChat === true) : null;
