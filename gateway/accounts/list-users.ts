@@ -7,6 +7,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { presentUsers, type PresentedUser } from './present-user.ts';
 import { adminScopeOf } from './scope.ts';
+import { unitsAsSeen, type SeenUnit } from './units-as-seen.ts';
 
 /** The longest search text: a name, username or email address, or a part of one. */
 export const SEARCH_MAX = 100;
@@ -22,11 +23,15 @@ const querySchema = z.object({
   pageSize: z.coerce.number().int().min(1).max(200).optional().default(25),
 });
 
-export type UserPage = { users: PresentedUser[]; page: number; pageSize: number; total: number; pages: number };
+/** A person listed: their units as the reader may see them (units-as-seen.ts). */
+export type ListedUser = Omit<PresentedUser, 'units'> & { units: SeenUnit[] };
+
+export type UserPage = { users: ListedUser[]; page: number; pageSize: number; total: number; pages: number };
 
 /**
  * Searches users by username, name or email, limited to those with a unit in the actor's scope. The search
- * ignores case in every script and accents (core/search-text.ts), alike on SQLite and MariaDB.
+ * ignores case in every script and accents (core/search-text.ts), alike on SQLite and MariaDB. A unit admin
+ * reads the units of theirs by name, and the others only as "units outside yours".
  */
 export async function listUsers(ctx: GatewayContext, query: unknown): Promise<UserPage> {
   const { q, page, pageSize } = parseInput(querySchema, query);
@@ -60,7 +65,7 @@ export async function listUsers(ctx: GatewayContext, query: unknown): Promise<Us
     transaction: ctx.tx,
   });
   return {
-    users: await presentUsers(ctx, rows),
+    users: (await presentUsers(ctx, rows)).map((u) => ({ ...u, units: unitsAsSeen(scope, u.units) })),
     page,
     pageSize,
     total: count,

@@ -107,3 +107,22 @@ describe('a unit admin editing themselves', () => {
     expect(await unitsOf('moved-admin')).toEqual(['campus/eng/cs']);
   });
 });
+
+describe("a unit admin's view of people of other units", () => {
+  it('lists units outside theirs as "units outside yours", never by path', async () => {
+    const { agent } = await unitAdmin('list-admin', ['campus/eng']);
+    const list = await agent.navigate(url('/admin/users?q=carol'));
+    const row = rowOf(list, 'carol');
+    expect(row).toContain('campus/eng/ee');
+    expect(row).toContain('units outside yours');
+    expect(list.html).not.toContain('campus/arts');
+    // Her page is not theirs to open, and it names no unit of hers either.
+    const carol = await gateway.models.User.findOne({ where: { username: 'carol' } });
+    const page = await agent.navigate(url(`/admin/users/${carol!.id}`));
+    expect(page.status).toBe(403);
+    expect(page.html).not.toContain('campus/arts');
+    // A campus administrator still reads every unit.
+    const all = await admin.navigate(url('/admin/users?q=carol'));
+    expect(rowOf(all, 'carol')).toContain('campus/arts/music (primary)');
+  });
+});
