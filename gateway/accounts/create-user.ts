@@ -16,7 +16,7 @@ import { campusWords, weakPasswordReason } from './weak-passwords.ts';
 
 export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
   if (roles.includes('admin') && !isFullAdmin(ctx.actor))
-    throw new ForbiddenError('Only administrators may grant the admin role');
+    throw new ForbiddenError('Only campus administrators may grant the admin role');
 }
 
 export async function assertUnique(

@@ -793,7 +793,7 @@ describe('a unit admin', () => {
       roles: ['student', 'admin'],
     });
     expect(page.status).toBe(403);
-    expect(mainText(page)).toContain('Only administrators may grant the admin role');
+    expect(mainText(page)).toContain('Only campus administrators may grant the admin role');
     await alice.reload();
     expect(alice.roles).toEqual(['student']);
   });

@@ -125,4 +125,16 @@ describe("a unit admin's view of people of other units", () => {
     const all = await admin.navigate(url('/admin/users?q=carol'));
     expect(rowOf(all, 'carol')).toContain('campus/arts/music (primary)');
   });
+
+  it('is told that only campus administrators grant the admin role', async () => {
+    const { agent } = await unitAdmin('grant-admin', ['campus/eng']);
+    const student = await addPerson(gateway, 'would-be-admin', { units: ['campus/eng/cs'] });
+    const page = await agent.navigate(url(`/admin/users/${student.id}`));
+    const refused = await submitFilled(agent, page, filledFormWithAction(page, `/admin/users/${student.id}`), {
+      roles: ['student', 'admin'],
+    });
+    expect(refused.status).toBe(403);
+    expect(mainText(refused)).toContain('Only campus administrators may grant the admin role');
+    expect((await gateway.models.User.findOne({ where: { username: 'would-be-admin' } }))!.roles).toEqual(['student']);
+  });
 });
