@@ -68,9 +68,19 @@ export async function unitProblems(
   const fields: FieldErrors = {};
   if (ownerUnit && !known.has(ownerUnit)) fields.ownerUnit = `unknown unit ${ownerUnit}`;
   const unknown = visibilityUnits.filter((p) => !known.has(p));
+  // A unit admin is told of units not theirs as such: "the owner unit" is one they did not choose.
+  const scope = adminScopeOf(ctx.actor);
+  const notYours = visibilityUnits.filter((p) => known.has(p) && !scopeCovers(scope, p));
   const outside =
-    ownerUnit && known.has(ownerUnit) ? visibilityUnits.filter((p) => known.has(p) && !isWithin(p, ownerUnit)) : [];
+    ownerUnit && known.has(ownerUnit)
+      ? visibilityUnits.filter((p) => known.has(p) && !notYours.includes(p) && !isWithin(p, ownerUnit))
+      : [];
   const problems = [
+    ...(notYours.length > 0
+      ? [
+          `You may make apps visible only to your own units: ${notYours.join(', ')} ${notYours.length === 1 ? 'is not one' : 'are not'} of them`,
+        ]
+      : []),
     ...(unknown.length > 0 ? [`unknown unit ${unknown.join(', ')}`] : []),
     ...(outside.length > 0 ? [`must lie within the owner unit ${ownerUnit}: ${outside.join(', ')}`] : []),
   ];
@@ -85,7 +95,20 @@ export async function checkUnits(
   visibilityUnits: string[],
 ): Promise<void> {
   const fields = await unitProblems(ctx, ownerUnit, visibilityUnits);
-  if (Object.keys(fields).length > 0) throw new ValidationError('Some units are not acceptable', fields);
+  if (Object.keys(fields).length > 0) throw new ValidationError(unitsRefusal(fields), fields);
+}
+
+const UNIT_FIELDS: Record<string, string> = { ownerUnit: 'Owner unit', 'visibility.units': 'Visible to' };
+
+/** Whether every problem of a form is one unitProblems found, which unitsRefusal can say in full. */
+export const onlyUnitProblems = (fields: FieldErrors): boolean =>
+  Object.keys(fields).length > 0 && Object.keys(fields).every((field) => field in UNIT_FIELDS);
+
+/** unitProblems in one sentence, each with the field it concerns (unless it says so itself). */
+export function unitsRefusal(fields: FieldErrors): string {
+  return Object.entries(fields)
+    .map(([field, problem]) => (problem.startsWith('You ') ? problem : `${UNIT_FIELDS[field] ?? field}: ${problem}`))
+    .join('; ');
 }
 
 /** An app by slug that the actor may manage; outside their scope it is "not found", as for users. */

@@ -9,7 +9,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertCallableUrls } from './callable-urls.ts';
-import { assertMayBeFirstParty, resolveOwnerUnit, unitProblems } from './app-scope.ts';
+import { assertMayBeFirstParty, onlyUnitProblems, resolveOwnerUnit, unitProblems, unitsRefusal } from './app-scope.ts';
 import { clientMetadataOf, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
 import { sameNameProblem } from './same-name.ts';
@@ -139,7 +139,8 @@ async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: 
     if (sameName) fields.name ??= sameName;
   }
   if (!parsed.success || Object.keys(fields).length > 0) {
-    const message = 'Some fields are invalid';
+    // Refused units alone are named at the top too: the field's words say what to change.
+    const message = parsed.success && onlyUnitProblems(fields) ? unitsRefusal(fields) : 'Some fields are invalid';
     throw new ValidationError(parsed.success ? message : refusalMessage(parsed.error, message), fields);
   }
   return { data: parsed.data, ownerUnit, slug: chosen ?? made!.slug, slugTaken: made?.taken ?? null };

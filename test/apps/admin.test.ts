@@ -596,6 +596,37 @@ describe("the admin console's Apps pages", () => {
       description: 'Flying things',
     });
   });
+
+  it('names the unit a unit admin may not show an app to, and the field, on registering and on editing', async () => {
+    const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
+    const words = 'You may make apps visible only to your own units: campus/arts is not one of them';
+    const form = await engAdmin.navigate(url('/admin/apps/new'));
+    const refused = await submitFilled(engAdmin, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Wave Tank',
+      slug: 'wave-tank',
+      redirectUris: 'https://waves.campus.example/cb',
+      visibilityUnits: ['campus/arts'],
+    });
+    expect(refused.status).toBe(400);
+    expect(/<p class="notice[^"]*"[^>]*>([^<]*)</.exec(refused.html)?.[1]).toContain(words);
+    expect(/id="visibility-error">([^<]*)</.exec(refused.html)?.[1]).toBe(words);
+    expect(await gateway.models.App.findOne({ where: { slug: 'wave-tank' } })).toBeNull();
+
+    const again = await submitFilled(engAdmin, refused, filledFormWithAction(refused, '/admin/apps'), {
+      visibilityUnits: ['campus/eng/cs'],
+    });
+    expect(again.url).toBe(url('/admin/apps/wave-tank/secrets'));
+    const page = await engAdmin.navigate(url('/admin/apps/wave-tank'));
+    const edited = await submitFilled(engAdmin, page, filledFormWithAction(page, '/admin/apps/wave-tank'), {
+      visibilityUnits: ['campus/eng/cs', 'campus/arts'],
+    });
+    expect(edited.status).toBe(400);
+    expect(mainText(edited)).toContain(words);
+    expect(mainText(edited)).not.toContain('Some units are not acceptable');
+    expect((await gateway.models.App.findOne({ where: { slug: 'wave-tank' } }))!.visibilityUnits).toEqual([
+      'campus/eng/cs',
+    ]);
+  });
 });
 
 describe('atrium apps', () => {
