@@ -597,6 +597,23 @@ describe("the admin console's Apps pages", () => {
     });
   });
 
+  it('refuses a first-party flag a unit admin posts on an edit, as on registering, rather than ignoring it', async () => {
+    const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
+    const form = await engAdmin.navigate(url('/admin/apps/new'));
+    await submitFilled(engAdmin, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Wind Tunnel',
+      slug: 'wind-tunnel',
+      redirectUris: 'https://wind.campus.example/cb',
+    });
+    const page = await engAdmin.navigate(url('/admin/apps/wind-tunnel'));
+    const refused = await submitFilled(engAdmin, page, filledFormWithAction(page, '/admin/apps/wind-tunnel'), {
+      firstParty: 'on',
+    });
+    expect(refused.status).toBe(403);
+    expect(mainText(refused)).toContain('Only campus administrators may mark an app first-party');
+    expect((await gateway.models.App.findOne({ where: { slug: 'wind-tunnel' } }))!.firstParty).toBe(false);
+  });
+
   it('names the unit a unit admin may not show an app to, and the field, on registering and on editing', async () => {
     const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
     const words = 'You may make apps visible only to your own units: campus/arts is not one of them';

@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { ValidationError } from '../../../core/errors.ts';
+import { assertMayBeFirstParty } from '../../apps-registry/app-scope.ts';
+import { botAddresses } from '../../apps-registry/bot-addresses.ts';
 import { deleteApp } from '../../apps-registry/delete-app.ts';
 import { getApp, listApps } from '../../apps-registry/list-apps.ts';
 import type { PresentedApp } from '../../apps-registry/present-app.ts';
@@ -242,6 +244,7 @@ function appFormRenderer(kit: ConsoleKit) {
         notice: failure?.notice,
         unticked,
         graces: app ? await secretGraces(ctx, app.slug) : null,
+        botAddresses: app?.botEnabled ? await botAddresses(ctx, app) : [],
       },
       Object.keys(unticked).length > 0 ? 400 : failure?.status,
     );
@@ -303,6 +306,15 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     const app = await getApp(ctx, String(req.params.slug));
     const body = bodyOf(req);
     const shown = shownIn(body);
+    // A first-party flag posted where the page offers none is refused as on registering, not ignored.
+    if (!offersFirstParty(ctx, app) && text(body, 'firstParty') !== '') {
+      try {
+        assertMayBeFirstParty(ctx, app, true);
+      } catch (error) {
+        const { values, failure } = refusedForm(error, body, appInput(body, null));
+        return renderForm(req, res, app, values, failure, {}, shown);
+      }
+    }
     const merge = shown && mergeShown(body, shown, appFields(app, offersFirstParty(ctx, app)));
     if (!merge || merge.conflicts.length > 0)
       return renderForm(
