@@ -61,7 +61,7 @@ function describePassword(u: PresentedUser): string {
     case 'directory':
       return `the directory's: it is checked and changed in ${u.directory?.name}, not in Atrium`;
     case 'set':
-      return 'set';
+      return u.passwordTemporary ? 'temporary — they choose their own at next sign-in' : 'set';
     case 'passkey-only':
       return 'none; signs in with a passkey alone (passwordless sign-in is on)';
     case 'none':
@@ -193,7 +193,7 @@ function describeAmendment(a: UserAmendment, user: PresentedUser): string {
 export const userCommands: CommandGroup = {
   add: {
     summary:
-      'Creates a user. Without --password-stdin the account has no password and cannot sign in until one is set.',
+      'Creates a user. Without --password-stdin the account has no password and cannot sign in until one is set. A password given is temporary: they choose their own at their first sign-in.',
     args: ['USERNAME'],
     options: {
       name: { type: 'string', value: 'NAME', required: true, help: 'display name' },
@@ -207,9 +207,16 @@ export const userCommands: CommandGroup = {
       },
       role: { type: 'string', value: 'ROLE', multiple: true, required: true, help: `one of ${ROLES.join(', ')}` },
       'password-stdin': { type: 'boolean', help: 'read the password from the first line of stdin' },
+      'no-temporary': {
+        type: 'boolean',
+        help: 'with --password-stdin: let them keep this password (only when they chose it themselves)',
+      },
     },
     async run(args, io) {
       const password = args.flag('password-stdin') ? await readPasswordFromStdin(io) : undefined;
+      if (args.flag('no-temporary') && password === undefined)
+        throw new UsageError('--no-temporary goes with --password-stdin: without a password there is nothing to keep');
+      const temporary = password !== undefined && !args.flag('no-temporary');
       const user = await withSession(io, async ({ ctx }) => {
         const input = {
           username: args.positionals[0],
@@ -219,7 +226,7 @@ export const userCommands: CommandGroup = {
           roles: args.list('role'),
           password,
         };
-        return present(ctx, await createUser(ctx, input));
+        return present(ctx, await createUser(ctx, input, { temporary }));
       });
       return { json: user, text: `Created user ${describeUser(user)}` };
     },

@@ -52,8 +52,16 @@ export async function assertUnique(
 /**
  * Creates an account (argon2id password hash, memberships) after checking the actor may manage its units.
  * A password too easy to guess for the person is refused at its field (weak-passwords.ts).
+ *
+ * With `temporary`, the password given is one the person replaces at their first sign-in: the console and
+ * `atrium users add` ask for that unless the administrator says the person chose it (a password told to
+ * them by someone is known to more than them). Left out, it is theirs to keep (the demo's seed, scripts).
  */
-export async function createUser(ctx: GatewayContext, input: unknown): Promise<User> {
+export async function createUser(
+  ctx: GatewayContext,
+  input: unknown,
+  options: { temporary?: boolean } = {},
+): Promise<User> {
   const parsed = newUserSchema.safeParse(input);
   const weak = await weakPasswordOf(ctx, input);
   if (!parsed.success || weak) {
@@ -63,7 +71,9 @@ export async function createUser(ctx: GatewayContext, input: unknown): Promise<U
     throw new ValidationError('Some fields are invalid', fields);
   }
   const data = parsed.data;
-  return inTransaction(ctx, (ctx) => insertUser(ctx, data, data.password ? hashPassword(data.password) : null));
+  const passwordHash = data.password ? hashPassword(data.password) : null;
+  const temporary = passwordHash !== null && options.temporary === true;
+  return inTransaction(ctx, (ctx) => insertUser(ctx, data, passwordHash, { temporary }));
 }
 
 /** Why the password given for a new person is too easy to guess for them; null without one or if not. */
@@ -106,11 +116,15 @@ async function addClashes(ctx: GatewayContext, input: unknown, fields: FieldErro
   }
 }
 
-/** The write half of createUser, for callers that validated and hashed ahead (the CSV import). */
+/**
+ * The write half of createUser, for callers that validated and hashed ahead (the CSV import). With
+ * `temporary`, the password given is to be replaced at the first sign-in (users.must_change_password).
+ */
 export async function insertUser(
   ctx: GatewayContext,
   data: NewUser,
   passwordHash: Promise<string> | string | null,
+  options: { temporary?: boolean } = {},
 ): Promise<User> {
   assertCovers(ctx.actor, data.units);
   assertMayGrant(ctx, data.roles);
@@ -122,6 +136,7 @@ export async function insertUser(
       displayName: data.displayName,
       email: data.email,
       passwordHash: await passwordHash,
+      mustChangePassword: options.temporary === true,
       roles: data.roles,
       lockedUntil: null,
       lastLoginAt: null,
@@ -129,6 +144,11 @@ export async function insertUser(
     { transaction: ctx.tx },
   );
   await setMemberships(ctx, user, data.units);
-  await audit(ctx, { action: 'user.create', target: user.username, details: { units: data.units, roles: data.roles } });
+  const temporary = options.temporary === true ? { temporaryPassword: true } : {};
+  await audit(ctx, {
+    action: 'user.create',
+    target: user.username,
+    details: { units: data.units, roles: data.roles, ...temporary },
+  });
   return user;
 }

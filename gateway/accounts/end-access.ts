@@ -9,6 +9,7 @@ import { rowPrefixesOf } from '../portal/token-vault.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
+import { openSessionsOf } from './open-sessions.ts';
 import { saveUser } from './save-bookkeeping.ts';
 
 /**
@@ -112,10 +113,27 @@ export function accessEndedSince(user: User, signedInAt: number): boolean {
 
 /** "Sign out everywhere" for a person the actor may manage: every session and token of theirs ends. */
 export async function signOutEverywhere(ctx: GatewayContext, idOrUsername: string): Promise<User> {
+  return (await signOutEverywhereOf(ctx, idOrUsername)).user;
+}
+
+/**
+ * signOutEverywhere, saying how many browsers or devices were signed in (one gateway session each, as the
+ * person's account page lists them) for the administrator to be told, as after disabling. The audit line
+ * says it too, and its notice tells the person (notice-mails.ts).
+ */
+export async function signOutEverywhereOf(
+  ctx: GatewayContext,
+  idOrUsername: string,
+): Promise<{ user: User; endedSessions: number }> {
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);
+    const endedSessions = await openSessionsOf(ctx, user.id);
     const { artefacts } = await endAccessOf(ctx, user);
-    await audit(ctx, { action: 'user.sign_out_everywhere', target: user.username, details: { artefacts } });
-    return user;
+    await audit(ctx, {
+      action: 'user.sign_out_everywhere',
+      target: user.username,
+      details: { endedSessions, artefacts },
+    });
+    return { user, endedSessions };
   });
 }

@@ -67,6 +67,18 @@ const words = (key: string) =>
     .toLowerCase()
     .replace(/\b(uri|url|id|ip)(s?)\b/g, (_, word: string, s: string) => `${word.toUpperCase()}${s}`);
 
+/**
+ * Counts recorded under the names the code gives them, in the helpdesk's words: an "artefact" is any
+ * stored session, grant, code or token (oidc_payloads), of which one sign-in leaves several.
+ */
+const DETAIL_LABELS: Record<string, string> = {
+  artefacts: 'sessions, grants and tokens ended',
+  endedArtefacts: 'sessions, grants and tokens ended',
+  endedSessions: 'browsers or devices signed out',
+  portalSessions: 'portal sessions ended',
+  consoleSessions: 'console sessions ended',
+};
+
 /** A user id, or an ended-access subject (`sub:ID`, `sid:SESSION`), in the words of the people it names. */
 function text(value: string, names: Names): string {
   const sub = /^sub:(.+)$/.exec(value);
@@ -111,7 +123,7 @@ function detailLines(details: Json | undefined, names: Names): DetailLine[] {
     if (changes !== undefined) rest.changes = changes;
   }
   for (const [key, value] of Object.entries(rest)) {
-    const line = { key: words(key), value: compact(value, names) };
+    const line = { key: DETAIL_LABELS[key] ?? words(key), value: compact(value, names) };
     lines.push(typeof value === 'string' && MOMENT.test(value) ? { ...line, at: value } : line);
   }
   return lines;

@@ -33,6 +33,8 @@ export function presentUser(
     email: user.email,
     status: user.status,
     passwordStatus: passwordStatusOf(user, directory, passkeySignIn),
+    /** An administrator's password, which the person replaces with their own at their next sign-in. */
+    passwordTemporary: directory === null && user.passwordHash !== null && user.mustChangePassword === true,
     roles: user.roles,
     units: memberships.map((m) => ({ path: m.unit.path, name: m.unit.name, primary: m.primary })),
     locked: Boolean(user.lockedUntil && user.lockedUntil > now),

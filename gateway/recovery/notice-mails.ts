@@ -175,6 +175,20 @@ const describers: Record<string, Describe> = {
     },
   ],
   'user.update': emailChanged,
+  // Told only when an administrator did it (the console, `atrium users sign-out`): the person's own button
+  // signs out the browser they are in, and a directory's is told of with the password they changed there.
+  'user.sign_out_everywhere': (entry, account, service) =>
+    entry.details?.own === true || typeof entry.details?.directory === 'string'
+      ? null
+      : [
+          {
+            subject: `Your ${service} account was signed out everywhere`,
+            said: [
+              `Your campus administrators signed your ${service} account ${account} out everywhere: every browser, device and app signed in to it was signed out, and its open chats were closed.`,
+              'Your password is unchanged: sign in again with it. If someone else may know it, choose a new one on your account page.',
+            ],
+          },
+        ],
 };
 
 /**

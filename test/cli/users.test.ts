@@ -119,6 +119,8 @@ describe('atrium users', () => {
       email: 'zoe@campus.test',
       status: 'active',
       passwordStatus: 'set',
+      // Given with --password-stdin, it is replaced at the first sign-in (temporary-password.test.ts).
+      passwordTemporary: true,
       roles: ['staff', 'student'],
       units: [
         { path: 'campus/eng/cs', name: 'Department of Computer Science', primary: true },
@@ -219,7 +221,8 @@ describe('atrium users', () => {
     ]);
     expect(listAfter.stdout).toMatch(/student\s+active\s+-/);
     expect(showAfter.stdout).toContain('  status:   active; never signed in');
-    expect(showAfter.stdout).toContain('  password: set');
+    // The reset's password is temporary (no --no-temporary): show says so.
+    expect(showAfter.stdout).toContain('  password: temporary — they choose their own at next sign-in');
   });
 
   it('never takes a password as an argument', async () => {
