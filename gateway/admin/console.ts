@@ -106,7 +106,13 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
     res.redirect(303, '/admin/login');
   });
   router.get('/', (_req, res) => res.redirect(303, '/admin/users'));
-  router.use(userRoutes(kit, deps.newAccountMail ?? null));
+  // A person's page lists their signed-in devices as their account page does: both tags are the gateway's.
+  const devices = {
+    portal: createSessionTagging(deps.config.secretKey),
+    console: tagging,
+    sessionTtlSeconds: ttlSeconds,
+  };
+  router.use(userRoutes(kit, deps.newAccountMail ?? null, devices));
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
   router.use(

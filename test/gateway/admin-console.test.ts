@@ -3,6 +3,7 @@ import { verify } from '@node-rs/argon2';
 import {
   BrowserAgent,
   filledFormWithAction,
+  filledFormsOf,
   formWithAction,
   signInThrough,
   submitFilled,
@@ -10,6 +11,7 @@ import {
 } from '../helpers/browser-agent.ts';
 import {
   addPerson,
+  enrolAuthenticator,
   ENG_NODE,
   registerTestApp,
   signInToConsole,
@@ -37,6 +39,8 @@ const pagerLink = (page: Page, rel: 'next' | 'prev') => {
   return href === undefined ? undefined : decodeAttr(href);
 };
 const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
+const formsOf = (page: Page) => filledFormsOf(page.html);
+const enrolAuthenticatorFor = (username: string) => enrolAuthenticator(gateway, username);
 
 /** What a person reads on the page's main part: tags stripped, entities decoded, spaces collapsed. */
 function mainText(page: Page): string {
@@ -368,6 +372,8 @@ describe('managing users as an administrator', () => {
       units: ['campus/eng/cs', 'campus/arts/history'],
       primaryUnit: 'campus/arts/history',
       roles: ['student'],
+      // Erin chose it herself: hers to keep (temporary-password.test.ts has the temporary default).
+      temporary: [],
     });
     expect(created.status).toBe(200);
     expect(mainText(created)).toContain('Created erin.');
@@ -544,6 +550,61 @@ describe('managing users as an administrator', () => {
     expect(mainText(page)).toContain('This account is disabled');
   });
 
+  it('puts each action in its own section, in order, each "I understand" box in the form of its own button', async () => {
+    await seedUser('gwen', ['campus/eng/cs'], ['student']);
+    await enrolAuthenticatorFor('gwen');
+    const page = await open(admin, `/admin/users/${(await userNamed('gwen')).id}`);
+    const headings = [...page.html.matchAll(/<h2 id="([a-z-]+)-heading">/g)].map((m) => m[1]);
+    expect(headings).toEqual(['details', 'reset', 'factor', 'devices', 'sign-out', 'status', 'delete', 'history']);
+    const forms = [...page.html.matchAll(/<form [^>]*>[\s\S]*?<\/form>/g)].map((m) => m[0]);
+    const boxed = forms.filter((form) => form.includes('name="understood"'));
+    expect(boxed.map((form) => /<button type="submit"[^>]*>([^<]*)</.exec(form)?.[1])).toEqual([
+      'Reset second factor',
+      'Sign out everywhere',
+      'Disable gwen',
+    ]);
+    // The details form has no box and no status: saving it disables nobody.
+    const details = forms.find((form) => form.includes('Save changes'))!;
+    expect(details).not.toContain('name="understood"');
+    expect(details).not.toContain('name="status"');
+  });
+
+  it('disables and enables from its own section, asking first, leaving the details as they are', async () => {
+    const gil = await seedUser('gil', ['campus/eng/cs'], ['student']);
+    await signInThrough(new BrowserAgent(), url('/account/security'), 'gil', DEMO_PASSWORD);
+    const page = await open(admin, `/admin/users/${gil.id}`);
+    const form = filledFormWithAction(page, `/admin/users/${gil.id}`);
+    const status = formsOf(page).find((f) => f.entries.some(([n, v]) => n === 'part' && v === 'status'))!;
+    expect(status).toBeDefined();
+    const unticked = await submitFilled(admin, page, status);
+    expect(unticked.status).toBe(400);
+    expect(/id="understood-error">([^<]*)</.exec(unticked.html)?.[1]).toBe('Tick “I understand” to disable gil.');
+    expect(unticked.html).toContain('value="Test gil"');
+    await gil.reload();
+    expect(gil.status).toBe('active');
+
+    const disabled = await submitFilled(admin, page, status, { understood: 'yes' });
+    expect(mainText(disabled)).toContain(
+      'Disabled gil: they can no longer sign in, and the 1 browser or device they were signed in on was signed out at once, with its apps and chat.',
+    );
+    await gil.reload();
+    expect({ status: gil.status, name: gil.displayName, roles: gil.roles }).toEqual({
+      status: 'disabled',
+      name: 'Test gil',
+      roles: ['student'],
+    });
+    expect(/id="status-heading">([^<]*)</.exec(disabled.html)?.[1]).toBe('Enable account');
+    const enable = formsOf(disabled).find((f) => f.entries.some(([n, v]) => n === 'part' && v === 'status'))!;
+    const enabled = await submitFilled(admin, disabled, enable);
+    expect(mainText(enabled)).toContain('Enabled gil: they can sign in again.');
+    await gil.reload();
+    expect(gil.status).toBe('active');
+    // Saving the details alone leaves the status as it is.
+    await submitFilled(admin, page, form, { displayName: 'Gil Again' });
+    await gil.reload();
+    expect({ status: gil.status, name: gil.displayName }).toEqual({ status: 'active', name: 'Gil Again' });
+  });
+
   it('keeps the input and explains when an edit is invalid', async () => {
     const dave = await userNamed('dave');
     const edit = await open(admin, `/admin/users/${dave.id}`);
@@ -606,7 +667,7 @@ describe('managing users as an administrator', () => {
     expect(/id="roles-error">([^<]*)</.exec(refused.html)?.[1]).toContain('you had chosen: student, unit-admin');
     expect(refused.html).toContain('value="Test jill"');
     expect(refused.html).toMatch(/value="staff" checked/);
-    expect(refused.html).toMatch(/value="disabled" checked/);
+    expect(/id="status-heading">([^<]*)</.exec(refused.html)?.[1]).toBe('Enable account');
     await jill.reload();
     expect({ name: jill.displayName, roles: jill.roles }).toEqual({ name: 'Test jill', roles: ['staff', 'student'] });
     expect(await auditRows({ target: 'jill' })).toHaveLength(events);
@@ -875,7 +936,7 @@ describe('keeping the admin console in reach', () => {
     expect(/id="status-error">([^<]*)</.exec(disabled.html)?.[1]).toBe(
       'You cannot disable your own account: another administrator can.',
     );
-    expect(disabled.html).toMatch(/name="status" value="active"[^>]* autofocus>/);
+    expect(disabled.html).toMatch(/<button type="submit" id="status-submit"[^>]* autofocus>Disable adm-two</);
 
     await two.reload();
     expect({ roles: two.roles, name: two.displayName, status: two.status }).toEqual({

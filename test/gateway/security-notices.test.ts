@@ -1,12 +1,14 @@
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, signInThrough } from '../helpers/browser-agent.ts';
-import { addPerson, linkToTestDirectory, type TestGateway } from '../helpers/gateway.ts';
+import { BrowserAgent, filledFormWithAction, mainText, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
+import { addPerson, linkToTestDirectory, signInToConsole, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { startMailingGateway } from '../helpers/mailing-gateway.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
+import { signOutOwnSessions } from '../../gateway/accounts/sign-out-own-sessions.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { editUser, resetPassword } from '../../gateway/accounts/update-user.ts';
@@ -461,6 +463,29 @@ describe('security notices by mail', () => {
     const mail = await mailbox.next('cleo@campus.test');
     expect(mail.subject).toBe('Your Atrium password was reset');
     expectFromAdministrators(mail);
+  });
+
+  it('tells the person an administrator signed them out everywhere, from the console, but not of their own', async () => {
+    const sam = await addPerson(gateway, 'sam');
+    await signInThrough(new BrowserAgent(), `${gateway.issuer}/account/security`, 'sam', DEMO_PASSWORD);
+    const { agent: admin } = await signInToConsole(gateway.issuer, 'admin');
+    const page = await admin.navigate(`${gateway.issuer}/admin/users/${sam.id}`);
+    const done = await submitFilled(admin, page, filledFormWithAction(page, '/sign-out'), { understood: 'yes' });
+    expect(mainText(done)).toContain('Signed sam out everywhere: the 1 browser or device');
+    const mail = await mailbox.next('sam@campus.test');
+    expect(mail.subject).toBe('Your Atrium account was signed out everywhere');
+    expect(text(mail)).toContain(
+      'Your campus administrators signed your Atrium account "sam" out everywhere: every browser, device and app signed in to it was signed out, and its open chats were closed.',
+    );
+    expect(text(mail)).toContain('Your password is unchanged: sign in again with it.');
+    expect(text(mail)).toContain('If you asked your campus helpdesk for this, there is nothing more to do.');
+    expectNoticeShape(mail, 'Test sam');
+    expect(text(mail)).not.toMatch(/\badmin\b/);
+
+    // Their own button on the account page tells them nothing they did not just do.
+    const own = await addPerson(gateway, 'sol');
+    await signOutOwnSessions(asThemselves(), own);
+    expect(await mailsTo('sol@campus.test')).toHaveLength(0);
   });
 
   it('mails nothing for an account without an email, nor for a change that was refused', async () => {

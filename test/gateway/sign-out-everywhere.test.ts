@@ -3,6 +3,7 @@ import { Op, QueryTypes } from 'sequelize';
 import {
   BrowserAgent,
   filledFormWithAction,
+  mainText,
   signInThrough,
   submitFilled,
   type Page,
@@ -81,7 +82,10 @@ describe('"sign out everywhere" in the admin console', () => {
     const edit = await admin.navigate(url(`/admin/users/${kim.id}`));
     const done = await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'), understood);
     expect(done.status).toBe(200);
-    expect(done.html).toContain('Signed kim out everywhere.');
+    // As after disabling, it says what ended, and that the password they had still works.
+    expect(mainText(done)).toContain(
+      'Signed kim out everywhere: the 2 browsers or devices they were signed in on were signed out at once, with their apps and chat. They can sign in again with their password. If someone else may know their password, also set a new password.',
+    );
 
     await expect(phone.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(laptop.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -89,7 +93,14 @@ describe('"sign out everywhere" in the admin console', () => {
       where: { action: 'user.sign_out_everywhere', target: 'kim' },
     });
     expect(event?.actorName).toBe('admin');
+    expect(JSON.parse(event!.details!)).toMatchObject({ endedSessions: 2 });
     expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: kim.id } })).toBe(1);
+    // The audit log says what ended in words, not as the code counts it.
+    const log = await admin.navigate(url('/admin/audit?target=kim'));
+    const entry = mainText(log).slice(mainText(log).indexOf('user.sign_out_everywhere'));
+    expect(entry).toContain('browsers or devices signed out: 2');
+    expect(entry).toMatch(/sessions, grants and tokens ended: \d+/);
+    expect(entry).not.toMatch(/artefacts: \d/);
     // The account is untouched: kim signs in again.
     await expect(login(gateway, 'kim')).resolves.toBeTruthy();
   });
@@ -192,7 +203,7 @@ describe('"sign out everywhere" in the admin console', () => {
     await expect(carolSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
 
     const own = await submitFilled(engAdmin, page, form, understood);
-    expect(own.html).toContain('Signed mo out everywhere.');
+    expect(mainText(own)).toContain('Signed mo out everywhere: they were signed in nowhere.');
   });
 });
 

@@ -6,13 +6,15 @@ import { Op } from 'sequelize';
 import {
   BrowserAgent,
   filledFormWithAction,
+  filledFormsOf,
   formWithAction,
   htmlText,
+  mainText,
   signInThrough,
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { addPerson, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { openRaw, type RawSocket } from '../helpers/raw-socket.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -353,6 +355,109 @@ describe('"Sign out this device"', () => {
     ).toBe(0);
     const audited = { action: 'user.sign_out_device', target: { [Op.in]: ['gil', 'hal'] } };
     expect(await gateway.models.AuditEvent.count({ where: audited })).toBe(0);
+  });
+});
+
+describe("the signed-in devices on the person's console page", () => {
+  /** The devices the console's person page lists (the same markup as the account page's list). */
+  const consoleDevicesOn = (page: Page) => {
+    const section = /<section[^>]*id="devices">([\s\S]*?)<\/section>/.exec(page.html)?.[1] ?? '';
+    return devicesOn({ ...page, html: section });
+  };
+  const personPage = (agent: BrowserAgent, userId: string) => agent.navigate(url(`/admin/users/${userId}`));
+
+  it('lists what the person sees on their account page, and signs out one device alone, audited as the admin', async () => {
+    const { agent: admin } = await signInToConsole(gateway.issuer, 'admin');
+    const mo = await addPerson(gateway, 'mo');
+    const laptop = await browser('mo', LAPTOP);
+    const library = await browser('mo', LIBRARY);
+    await codeFlow(courses.rp, REDIRECT, 'mo', {}, library.agent);
+    const libraryToken = await chatToken(library.agent);
+    const librarySocket = await chatSocket(libraryToken);
+
+    const page = await personPage(admin, mo.id);
+    const listed = consoleDevicesOn(page);
+    expect(listed.map((d) => d.name).sort()).toEqual(['Firefox on Windows', 'Safari on macOS']);
+    const safari = listed.find((d) => d.name === 'Safari on macOS')!;
+    expect(safari.text).toContain('Safari on macOS from 127.0.0.1 · signed in');
+    expect(safari.text).toContain('Signed in to: Atrium portal and chat, Course pages');
+    expect(safari.text).toContain('I understand: Safari on macOS is signed out of the gateway and its apps at once.');
+    // Each device has its own form, box and button.
+    const forms = [
+      ...page.html.matchAll(/<form method="post" action="\/admin\/users\/[^"]+\/device-sign-out"[\s\S]*?<\/form>/g),
+    ];
+    expect(forms).toHaveLength(2);
+    for (const [form] of forms) {
+      expect(form).toContain('name="understood"');
+      expect(form).toContain('Sign out this device');
+    }
+
+    const form = filledFormsOf(page.html).find(
+      (f) =>
+        f.action.endsWith('/device-sign-out') && f.entries.some(([n, v]) => n === 'session' && v === safari.session),
+    )!;
+    const unticked = await submitFilled(admin, page, form, {});
+    expect(unticked.status).toBe(400);
+    expect(htmlText(/id="devices-error"[^>]*>([^<]*)</.exec(unticked.html)?.[1] ?? '')).toBe(
+      'Tick “I understand” to sign out that device. No device was signed out.',
+    );
+    expect((await me(library.agent)).status).toBe(200);
+    const forged = await submitFilled(
+      admin,
+      page,
+      { ...form, entries: form.entries.filter(([n]) => n !== '_csrf') },
+      { understood: 'yes' },
+    );
+    expect(forged.status).toBe(403);
+    expect((await me(library.agent)).status).toBe(200);
+
+    const done = await submitFilled(admin, page, form, { understood: 'yes' });
+    expect(done.status).toBe(200);
+    expect(mainText(done)).toContain(
+      'Signed mo out of Safari on macOS: it is signed out of Atrium and of its apps, and its open chats were closed. Their other devices stay signed in.',
+    );
+    expect(consoleDevicesOn(done).map((d) => d.name)).toEqual(['Firefox on Windows']);
+    expect((await me(library.agent)).status).toBe(401);
+    expect(await closedSoon(librarySocket)).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(await nodeAnswers(libraryToken)).toBe(401);
+    expect((await me(laptop.agent)).status).toBe(200);
+
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'user.sign_out_device', target: 'mo' },
+    });
+    expect(event?.actorName).toBe('admin');
+    expect(JSON.parse(event!.details!)).toMatchObject({ device: 'Safari on macOS', ip: '127.0.0.1' });
+    // The person's account activity, on the same page, names the device and who signed it out.
+    const history = /<table class="audit" id="account-history">([\s\S]*?)<\/table>/.exec(done.html)?.[1] ?? '';
+    expect(htmlText(history)).toMatch(/Signed out of one device: Safari on macOS\s*admin/);
+
+    // Pressed again from the page opened before: that device is gone, and nothing else ends.
+    const again = await submitFilled(admin, page, form, { understood: 'yes' });
+    expect(again.status).toBe(404);
+    expect(htmlText(/id="devices-error"[^>]*>([^<]*)</.exec(again.html)?.[1] ?? '')).toBe(
+      "That device is not signed in to mo's account any more: nothing was signed out.",
+    );
+    expect((await me(laptop.agent)).status).toBe(200);
+  });
+
+  it('is for whoever may sign the person out everywhere: another college’s unit admin ends nothing', async () => {
+    await addPerson(gateway, 'arts-desk', { units: ['campus/arts'], roles: ['unit-admin', 'staff'] });
+    const { agent: artsDesk } = await signInToConsole(gateway.issuer, 'arts-desk');
+    const ned = await addPerson(gateway, 'ned');
+    const laptop = await browser('ned', LAPTOP);
+    const [session] = await gateway.models.OidcPayload.findAll({ where: { model: 'Session', accountId: ned.id } });
+    // Someone they may not manage is nobody they can find, on the page or by a post.
+    expect((await personPage(artsDesk, ned.id)).status).toBe(404);
+    const list = await artsDesk.navigate(url('/admin/users'));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(list.html)?.[1] ?? '';
+    const refused = await artsDesk.navigate(url(`/admin/users/${ned.id}/device-sign-out`), {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, session: session!.uid!, understood: 'yes' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(refused.status).toBe(404);
+    expect((await me(laptop.agent)).status).toBe(200);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_device', target: 'ned' } })).toBe(0);
   });
 });
 

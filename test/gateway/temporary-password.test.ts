@@ -153,3 +153,104 @@ describe('atrium users reset-password', () => {
     expect(straight.url).toBe(accountUrl());
   });
 });
+
+describe("a new account's password set by an administrator", () => {
+  /** The console's new-user form, posted with "Set a password now" and `changes`. */
+  async function consoleCreate(username: string, password: string, changes: Record<string, string | string[]> = {}) {
+    const form = await admin.navigate(`${gateway.issuer}/admin/users/new`);
+    const filled = filledFormWithAction(form, '/admin/users');
+    const done = await submitFilled(admin, form, filled, {
+      username,
+      displayName: `New ${username}`,
+      email: `${username}@campus.test`,
+      passwordChoice: 'now',
+      password,
+      units: ['campus/eng/cs'],
+      roles: ['student'],
+      ...changes,
+    });
+    return { filled, done };
+  }
+
+  it('is temporary by default in the console, said on the person page, and the first sign-in asks for their own', async () => {
+    const { filled, done } = await consoleCreate('nadia', 'helpdesk-new-account-58');
+    expect(filled.entries).toContainEqual(['temporary', 'yes']);
+    expect(mainText(done)).toContain(
+      'Created nadia. Their password is temporary: they choose their own at their first sign-in.',
+    );
+    expect(mainText(done)).toContain('Password: temporary — they choose their own at next sign-in.');
+    expect((await userNamed('nadia')).mustChangePassword).toBe(true);
+    const agent = new BrowserAgent();
+    const step = await signInThrough(agent, accountUrl(), 'nadia', 'helpdesk-new-account-58');
+    expect(mainText(step)).toContain(CHOOSE);
+    expect((await choose(agent, step, 'nadia-own-willow-bark')).url).toBe(accountUrl());
+    const page = await admin.navigate(`${gateway.issuer}/admin/users/${(await userNamed('nadia')).id}`);
+    expect(mainText(page)).not.toContain('Password: temporary');
+  });
+
+  it('is theirs to keep with the box unticked, which a refused form keeps unticked', async () => {
+    const { done: refused } = await consoleCreate('nils', 'password123', { temporary: [] });
+    expect(refused.status).toBe(400);
+    expect(filledFormWithAction(refused, '/admin/users').entries).not.toContainEqual(['temporary', 'yes']);
+    const { done } = await consoleCreate('nils', 'nils-chose-this-himself', { temporary: [] });
+    expect(mainText(done)).toContain('Created nils.');
+    expect(mainText(done)).not.toContain('temporary');
+    const signedIn = await signInThrough(new BrowserAgent(), accountUrl(), 'nils', 'nils-chose-this-himself');
+    expect(signedIn.url).toBe(accountUrl());
+  });
+
+  it('is temporary with atrium users add --password-stdin unless --no-temporary, and users show says so', async () => {
+    const add = (username: string, extra: string[] = []) =>
+      runAtrium(
+        gateway.db,
+        [
+          'users',
+          'add',
+          username,
+          '--name',
+          `New ${username}`,
+          '--email',
+          `${username}@campus.test`,
+          '--unit',
+          'campus/eng/cs',
+          '--role',
+          'student',
+          '--password-stdin',
+          ...extra,
+        ],
+        { stdin: `${username}-phone-password-9\n` },
+      );
+    const temporary = await add('olga');
+    expect(temporary.code).toBe(0);
+    expect(temporary.stdout).toContain('password: temporary — they choose their own at next sign-in');
+    const kept = await add('oscar', ['--no-temporary']);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain('password: set');
+    expect((await userNamed('olga')).mustChangePassword).toBe(true);
+    expect((await userNamed('oscar')).mustChangePassword).toBe(false);
+    const shown = await runAtrium(gateway.db, ['users', 'show', 'olga']);
+    expect(shown.stdout).toContain('password: temporary — they choose their own at next sign-in');
+    const step = await signInThrough(new BrowserAgent(), accountUrl(), 'olga', 'olga-phone-password-9');
+    expect(mainText(step)).toContain(CHOOSE);
+    const straight = await signInThrough(new BrowserAgent(), accountUrl(), 'oscar', 'oscar-phone-password-9');
+    expect(straight.url).toBe(accountUrl());
+
+    const alone = await runAtrium(gateway.db, [
+      'users',
+      'add',
+      'otto',
+      '--name',
+      'Otto',
+      '--email',
+      'otto@campus.test',
+      '--unit',
+      'campus/eng/cs',
+      '--role',
+      'student',
+      '--no-temporary',
+    ]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--no-temporary goes with --password-stdin');
+    expect(await gateway.models.User.count({ where: { username: 'otto' } })).toBe(0);
+  });
+});

@@ -414,7 +414,7 @@ describe("changing a person's units", () => {
     const refused = await submitFilled(admin, page, form, { units: ['campus/arts/history'], primaryUnit: '' });
     expect(refused.status).toBe(409);
     expect(readable(refused)).toContain(
-      'leaves eng.campus.test: their conversations there stay on its node. Their chat home becomes arts.campus.test.',
+      'leaves eng.campus.test: their direct conversations there stay on its node; their groups follow them. Their chat home becomes arts.campus.test.',
     );
     expect(readable(refused)).toContain('tick "Move their chat" and save again');
     expect((await claimsOf('mover-console')).im_domains).toEqual(['eng.campus.test']);
@@ -459,7 +459,7 @@ describe("moving a person between units in the console's user form", () => {
     const asked = await submitFilled(admin, page, form, { units: ['campus/arts/music'] });
     expect(asked.status).toBe(409);
     expect(readable(asked)).toContain(
-      'leaves eng.campus.test: their conversations there stay on its node. Their chat home becomes arts.campus.test.',
+      'leaves eng.campus.test: their direct conversations there stay on its node; their groups follow them. Their chat home becomes arts.campus.test.',
     );
     // The form asked about shows the primary unit the move would give them.
     expect(filledFormWithAction(asked, `/admin/users/${id}`).entries).toContainEqual([

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { Op } from 'sequelize';
 import { createUser } from '../../accounts/create-user.ts';
-import { signOutEverywhere } from '../../accounts/end-access.ts';
+import { signOutEverywhereOf } from '../../accounts/end-access.ts';
 import { findManageableUser, whyNotManageable } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
 import { listUsers, SEARCH_MAX } from '../../accounts/list-users.ts';
@@ -40,6 +40,7 @@ import { listRequirements, secondFactorRequired } from '../../factors/policy.ts'
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 import { createUserWithLink, NEW_ACCOUNT_LINK_HOURS, type NewAccountMail } from '../../accounts/new-account-link.ts';
 import { deletionRoute } from './user-deletion.ts';
+import { devicesOf, deviceSignOutRoute, type DeviceSessions } from './user-devices.ts';
 
 /** `units` as unitsWithPrimary orders them; until it has, the boxes ticked, to show them again. */
 const newUserInput = (body: Body, units = list(body, 'units')) => ({
@@ -52,14 +53,22 @@ const newUserInput = (body: Body, units = list(body, 'units')) => ({
   roles: list(body, 'roles'),
 });
 
-const userChangesInput = (body: Body, units = list(body, 'units')) => ({
-  displayName: text(body, 'displayName'),
-  email: text(body, 'email'),
-  units,
-  roles: list(body, 'roles'),
-  status: text(body, 'status'),
-  moveChat: text(body, 'moveChat') === 'on',
-});
+const userChangesInput = (body: Body, units = list(body, 'units')) =>
+  // The Disable (or Enable) section's own form changes the status alone: its other fields are not on it.
+  statusOnly(body)
+    ? { status: text(body, 'status') }
+    : {
+        displayName: text(body, 'displayName'),
+        email: text(body, 'email'),
+        units,
+        roles: list(body, 'roles'),
+        // The details form has no status: a post without one leaves it as it is.
+        status: text(body, 'status') || undefined,
+        moveChat: text(body, 'moveChat') === 'on',
+      };
+
+/** Whether a post to the person's page came from the Disable (or Enable) section's form. */
+const statusOnly = (body: Body) => text(body, 'part') === 'status';
 
 /**
  * A refusal of new units that take the person off a domain they chat on asks for the box below it; one
@@ -135,6 +144,7 @@ function focusOf(state: FormState): string | null {
   }
   if (state.resetFailure) return state.resetFailure.errors.password ? 'new-password' : 'notice';
   if (state.signOutFailure) return 'sign-out-understood';
+  if (state.devicesFailure) return 'devices-error';
   if (state.deleteFailure) return 'delete-username';
   return null;
 }
@@ -206,7 +216,10 @@ type FormState = {
   resetKeptOwn?: boolean;
   factorFailure?: FormFailure;
   signOutFailure?: FormFailure;
+  devicesFailure?: FormFailure;
   deleteFailure?: FormFailure;
+  /** The refused new account's "choose their own at first sign-in" box was unticked: it comes back so. */
+  createKeptOwn?: boolean;
 };
 
 /**
@@ -315,7 +328,7 @@ async function renderUserForm(
   req: Request,
   res: Response,
   userId: string | null,
-  state: FormState,
+  state: FormState & { devices?: DeviceSessions | null },
 ): Promise<void> {
   const ctx = kit.context(req);
   const found = userId ? await findManageableUser(ctx, userId) : null;
@@ -335,6 +348,7 @@ async function renderUserForm(
       openLink: user?.passwordStatus === 'none' && found ? await openPasswordLink(ctx, found.user) : null,
       factorRequiredBy: found ? await factorRequiredBy(ctx, found.user) : null,
       history: found ? await historyOf(ctx, found.user, req.query.history) : null,
+      devices: found && state.devices ? await devicesOf(ctx, found.user.id, state.devices) : null,
       values: state.values ?? (user ? storedValues(user) : {}),
       canMail: state.canMail ?? false,
       linkDays: NEW_ACCOUNT_LINK_HOURS / 24,
@@ -344,15 +358,21 @@ async function renderUserForm(
       errors: state.failure?.errors ?? {},
       resetErrors: state.resetFailure?.errors ?? {},
       resetKeptOwn: state.resetKeptOwn === true,
+      createKeptOwn: state.createKeptOwn === true,
       notice: failure?.notice,
       factorError: state.factorFailure?.notice,
       signOutError: state.signOutFailure?.notice,
+      devicesError: state.devicesFailure?.notice,
       deleteError: state.deleteFailure?.notice,
       ownAccount: found !== null && ctx.actor.kind === 'user' && ctx.actor.id === found.user.id,
       chatMove: state.failure?.chatMove,
       focus: focusOf(state),
     },
-    failure?.status ?? state.factorFailure?.status ?? state.signOutFailure?.status ?? state.deleteFailure?.status,
+    failure?.status ??
+      state.factorFailure?.status ??
+      state.signOutFailure?.status ??
+      state.devicesFailure?.status ??
+      state.deleteFailure?.status,
   );
 }
 
@@ -360,26 +380,76 @@ async function renderUserForm(
  * What the administrator is told after creating someone: where their set-password link went, or that the
  * mail server refused it and how the person gets a password all the same.
  */
-function createdNotice(user: { username: string; email: string }, mailed: boolean | null): string {
-  if (mailed === null) return `Created ${user.username}.`;
+function createdNotice(
+  user: { username: string; email: string; mustChangePassword: boolean },
+  mailed: boolean | null,
+): string {
+  if (mailed === null)
+    return user.mustChangePassword
+      ? `Created ${user.username}. Their password is temporary: they choose their own at their first sign-in.`
+      : `Created ${user.username}.`;
   if (mailed)
     return `Created ${user.username}. A link to set their password was mailed to ${user.email}; it works once, within ${NEW_ACCOUNT_LINK_HOURS / 24} days.`;
   return `Created ${user.username}, but the mail server did not take the link to set their password: set one for them below, or they ask for a link with “Forgot your password?” when signing in.`;
 }
 
+/** The campus directory whose password the person signs in with, if any: there it is changed, not here. */
+async function directoryNameOf(ctx: GatewayContext, user: User): Promise<string | null> {
+  return (await presentUsers(ctx, [user]))[0]?.directory?.name ?? null;
+}
+
+/**
+ * What the administrator is told after "Sign out everywhere": what it ended, as after disabling, and that
+ * it left the password as it was, which whoever got in may know.
+ */
+function signedOutNotice(username: string, endedSessions: number, directory: string | null): string {
+  const password = directory
+    ? `If someone else may know their password, also have it changed in directory ${directory}.`
+    : 'If someone else may know their password, also set a new password.';
+  return `Signed ${username} out everywhere: ${endedSignIns(endedSessions)}. They can sign in again with their password. ${password}`;
+}
+
+/**
+ * "Sign out everywhere" on the person's page: every session of theirs ends at once, so only with the box
+ * beside the button ticked; the notice says how many browsers or devices that was.
+ */
+function signOutRoute(
+  router: Router,
+  kit: ConsoleKit,
+  renderForm: (req: Request, res: Response, userId: string, state: FormState) => Promise<void>,
+): void {
+  router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
+    // It ends every session of theirs at once: only with the box beside the button ticked.
+    if (text(bodyOf(req), 'understood') !== 'yes') {
+      const refusal = new NotUnderstoodError('sign them out everywhere', 'Nobody was signed out.');
+      return renderForm(req, res, String(req.params.id), { signOutFailure: formFailure(refusal) });
+    }
+    const ctx = kit.context(req);
+    const { user, endedSessions } = await signOutEverywhereOf(ctx, String(req.params.id));
+    await keepOwnConsoleSession(req, user.id);
+    setFlash(req, signedOutNotice(user.username, endedSessions, await directoryNameOf(ctx, user)));
+    res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
+  });
+}
+
 /**
  * Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out
  * everywhere and unlock. `mail`, where the gateway has SMTP, lets a new person be mailed a link to choose
- * their own password instead of being told one the administrator picked.
+ * their own password instead of being told one the administrator picked. `devices`, the session tags of
+ * the portal and the console, lists the person's signed-in devices, each with "Sign out this device".
  */
-export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null): Router {
+export function userRoutes(
+  kit: ConsoleKit,
+  mail: NewAccountMail | null = null,
+  devices: DeviceSessions | null = null,
+): Router {
   const router = Router();
   const canMail = mail !== null;
 
   router.get('/users', (req, res) => renderUserList(kit, req, res));
 
   const renderForm = (req: Request, res: Response, userId: string | null, state: FormState) =>
-    renderUserForm(kit, req, res, userId, { ...state, canMail });
+    renderUserForm(kit, req, res, userId, { ...state, canMail, devices });
 
   // No role ticked beforehand: a staff member made with "student" left ticked by oversight would be both,
   // and the form asks for at least one. Mailing a link is the default wherever mail can be sent.
@@ -409,17 +479,19 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
     const body = bodyOf(req);
     // Without mail the choice is not offered, and a password is required as it always was.
     const passwordChoice = mail && text(body, 'passwordChoice') === 'link' ? 'link' : 'now';
+    // Ticked (as the form comes), a password set now is replaced by the person at their first sign-in.
+    const temporary = text(body, 'temporary') === 'yes';
     try {
       const input = newUserInput(body, unitsWithPrimary(body).units);
       const { user, mailed } =
         mail && passwordChoice === 'link'
           ? await createUserWithLink(kit.context(req), mail, input)
-          : { user: await createUser(kit.context(req), input), mailed: null };
+          : { user: await createUser(kit.context(req), input, { temporary }), mailed: null };
       setFlash(req, createdNotice(user, mailed), mailed === false ? 'error' : 'success');
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
       const values = { ...echo(body, newUserInput(body)), passwordChoice };
-      await renderForm(req, res, null, { values, failure: formFailure(error) });
+      await renderForm(req, res, null, { values, failure: formFailure(error), createKeptOwn: !temporary });
     }
   });
 
@@ -431,7 +503,10 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
     const body = bodyOf(req);
     const id = String(req.params.id);
     const shown = shownIn(body) as ShownUser | null;
-    let values = echo(body, userChangesInput(body));
+    // The Disable section's form typed nothing: after a refusal, the details show as stored.
+    const typed = (input: Record<string, unknown>, chosen?: ChosenUnits) =>
+      statusOnly(body) ? undefined : echo(body, input, chosen);
+    let values = typed(userChangesInput(body));
     let failure: FormState['failure'];
     try {
       const { user: stored, memberships } = await findManageableUser(kit.context(req), id);
@@ -440,7 +515,7 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
       const storedPrimary = memberships.find((m) => m.primary)?.unit.path ?? null;
       const chosen = unitsWithPrimary(body, shown.units?.[0] ?? storedPrimary);
       const input = userChangesInput(body, chosen.units);
-      values = echo(body, input, chosen);
+      values = typed(input, chosen);
       // Disabling someone active on the page, and still active, asks for its box first.
       const disabling = input.status === 'disabled' && shown.status !== 'disabled' && stored.status !== 'disabled';
       if (disabling && text(body, 'understood') !== 'yes') {
@@ -478,17 +553,7 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
     }
   });
 
-  router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
-    // It ends every session of theirs at once: only with the box beside the button ticked.
-    if (text(bodyOf(req), 'understood') !== 'yes') {
-      const refusal = new NotUnderstoodError('sign them out everywhere', 'Nobody was signed out.');
-      return renderForm(req, res, String(req.params.id), { signOutFailure: formFailure(refusal) });
-    }
-    const user = await signOutEverywhere(kit.context(req), String(req.params.id));
-    await keepOwnConsoleSession(req, user.id);
-    setFlash(req, `Signed ${user.username} out everywhere.`);
-    res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
-  });
+  signOutRoute(router, kit, renderForm);
 
   router.post('/users/:id/reset-factors', formBody, kit.csrf.check, async (req, res) => {
     // It removes every factor at once: only with the box beside the button ticked.
@@ -508,6 +573,7 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
 
+  if (devices) deviceSignOutRoute(router, kit, devices, renderForm);
   deletionRoute(router, kit, renderForm);
 
   router.post('/users/:id/unlock', formBody, kit.csrf.check, async (req, res) => {
