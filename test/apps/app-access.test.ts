@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { ForbiddenError } from '../../core/errors.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -13,7 +14,7 @@ import {
 } from '../helpers/browser-agent.ts';
 import { ARTS_NODE, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
-import { actingAs, api, gatewayToken, register, secretsOf } from './helpers.ts';
+import { actingAs, api, asOperator, gatewayToken, register, secretsOf } from './helpers.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 const EVERYTHING = 'openid profile email im offline_access';
@@ -353,5 +354,50 @@ describe('consent for a third-party app', () => {
     );
     expect(consent.url).toContain('/interaction/');
     expect(consent.html).toContain('/confirm"');
+  });
+});
+
+describe("the console's pages of an app with a bot", () => {
+  /** The page's words, as read: a comma or parenthesis after an address set in code sits against it. */
+  const words = (page: Page) => text(page).replace(/ ([,)])/g, '$1');
+
+  it('name its bot at the chat domains that may host it, right after registering and on the app page', async () => {
+    const { agent } = await signInToConsole(gateway.issuer, 'eng-admin');
+    const form = await agent.navigate(`${gateway.issuer}/admin/apps/new`);
+    const secrets = await submitFilled(agent, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Lab Bookings',
+      slug: 'lab-bookings',
+      redirectUris: REDIRECT,
+      ownerUnit: 'campus/eng',
+      visibilityUnits: ['campus/eng/ee'],
+      botEnabled: 'on',
+    });
+    expect(secrets.url).toContain('/admin/apps/lab-bookings/secrets');
+    expect(words(secrets)).toContain('Slug (bot address lab-bookings@eng.campus.test)');
+    expect(secrets.html).not.toContain('&lt;domain&gt;');
+    const page = await agent.navigate(`${gateway.issuer}/admin/apps/lab-bookings`);
+    expect(words(page)).toContain('· bot lab-bookings@eng.campus.test');
+    expect(page.html).not.toContain('&lt;domain&gt;');
+  });
+
+  it("list every campus domain for a campus-wide app's bot, and say when no chat domain hosts it", async () => {
+    await register(gateway, { name: 'Campus Bell', slug: 'campus-bell', botEnabled: true, redirectUris: [REDIRECT] });
+    await createUnit(asOperator(gateway), { path: 'campus/law', name: 'School of Law' });
+    await register(gateway, {
+      name: 'Law Clinic',
+      slug: 'law-clinic',
+      ownerUnit: 'campus/law',
+      botEnabled: true,
+      redirectUris: [REDIRECT],
+    });
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
+    const bell = words(await agent.navigate(`${gateway.issuer}/admin/apps/campus-bell`));
+    expect(bell).toContain('· bot campus-bell@arts.campus.test, campus-bell@eng.campus.test');
+    const bellSecrets = words(await agent.navigate(`${gateway.issuer}/admin/apps/campus-bell/secrets`));
+    expect(bellSecrets).toContain('Slug (bot addresses campus-bell@arts.campus.test, campus-bell@eng.campus.test)');
+    const law = words(await agent.navigate(`${gateway.issuer}/admin/apps/law-clinic`));
+    expect(law).toContain("· bot: no chat domain hosts this app's bot yet");
+    const lawSecrets = words(await agent.navigate(`${gateway.issuer}/admin/apps/law-clinic/secrets`));
+    expect(lawSecrets).toContain("Slug (no chat domain hosts this app's bot yet)");
   });
 });

@@ -2,6 +2,7 @@ import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Sealer } from '../../../core/seal.ts';
 import { DEFAULT_GRACE_SECONDS } from '../../apps-registry/grace.ts';
+import { botAddresses } from '../../apps-registry/bot-addresses.ts';
 import { getApp } from '../../apps-registry/list-apps.ts';
 import type { PresentedApp } from '../../apps-registry/present-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
@@ -106,6 +107,7 @@ export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSea
       shown,
       previousUntil,
       endedAtOnce,
+      botAddresses: app.botEnabled ? await botAddresses(kit.context(req), app) : [],
     });
   });
 
