@@ -290,7 +290,7 @@ describe("the admin console's Apps pages", () => {
     const callbackSecret = /data-secret="callback">([\w-]{43})</.exec(done.html)?.[1];
     expect(secret && callbackSecret).toBeTruthy();
     expect(done.html).toContain('Leave &lt;Requests&gt;');
-    expect(mainText(done)).toMatch(/Slug \(bot address leave-requests@<domain> ?\) leave-requests Client id/);
+    expect(mainText(done)).toMatch(/Slug \(bot address leave-requests@eng\.campus\.test ?\) leave-requests Client id/);
 
     // A reload asks for the page again, registers nothing, and does not show the secrets again.
     const reloaded = await admin.navigate(done.url);
