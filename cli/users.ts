@@ -5,6 +5,7 @@ import { listUsers, SEARCH_MAX } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { unlockUser } from '../gateway/accounts/unlock-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
+import { domainsServing } from '../gateway/domains/domains.ts';
 import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
 import { amendUser, type UserAmendment } from '../gateway/accounts/amend-user.ts';
 import { ChatMoveError } from '../gateway/accounts/chat-moves.ts';
@@ -54,6 +55,23 @@ function describeDirectory(u: PresentedUser): string {
     ...(d.entryId ? [`    id:      ${d.entryId}`] : []),
     ...(renamed ? [`    named:   ${d.directoryUsername} there (renamed; signs in with either name)`] : []),
   ].join('\n');
+}
+
+/** Where a person chats, as their tokens say it: the home domain serves their primary unit. */
+type ChatDomains = { home: string | null; domains: string[] };
+
+async function chatDomainsOf(ctx: GatewayContext, user: PresentedUser): Promise<ChatDomains> {
+  const paths = user.units.map((unit) => unit.path);
+  const served = await domainsServing(ctx, paths);
+  return { home: served[0] ?? null, domains: [...new Set(served.filter((d): d is string => d !== null))] };
+}
+
+function describeChat(u: PresentedUser, chat: ChatDomains): string {
+  const primary = u.units.find((unit) => unit.primary)?.path ?? u.units[0]?.path ?? 'none of their units';
+  const unserved = `no chat domain serves ${primary}`;
+  if (chat.domains.length === 0) return `  chat:     none: ${unserved}`;
+  const listed = chat.domains.map((d) => (d === chat.home ? `${d} (home)` : d)).join(', ');
+  return `  chat:     ${listed}${chat.home ? '' : `; no home: ${unserved}, their primary unit`}`;
 }
 
 function describePassword(u: PresentedUser): string {
@@ -283,14 +301,14 @@ export const userCommands: CommandGroup = {
 
   show: {
     summary:
-      'Shows one person: units, roles, status, second factor, and the campus directory they come from (its entry, and the name it gives them).',
+      'Shows one person: units, roles, status, second factor, chat domains, and the campus directory they come from (its entry, and the name it gives them).',
     args: ['USERNAME'],
     async run(args, io) {
       const user = await withSession(io, async ({ ctx }) => {
         const found = (await findManageableUser(ctx, args.positionals[0]!)).user;
         const [presented] = await presentUsers(ctx, [found]);
         const factors = (await factorsOf(ctx, [found.id])).get(found.id)!;
-        return { ...presented!, factors };
+        return { ...presented!, factors, chat: await chatDomainsOf(ctx, presented!) };
       });
       const lastSignIn = user.lastLoginAt ? `last sign-in ${user.lastLoginAt}` : 'never signed in';
       const status = `${statusOf(user)}${user.locked ? ` until ${user.lockedUntil}` : ''}; ${lastSignIn}`;
@@ -300,6 +318,7 @@ export const userCommands: CommandGroup = {
           describeUser(user),
           `  status:   ${status}`,
           `  factor:   ${describeFactors(user.factors)}`,
+          describeChat(user, user.chat),
           describeDirectory(user),
         ].join('\n'),
       };
