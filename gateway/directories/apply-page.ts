@@ -555,13 +555,13 @@ async function applyUpdate(
   const { person: p, user, link, profile } = update;
   const { report, directory } = sync;
   let changed = false;
-  let emailBefore: string | null = null;
+  let emailBefore: { email: string; displayName: string } | null = null;
   if (profile) {
     const rows = rowsOf(user.id, placementsOf(p));
     const unitsChanged = placementKey(rows) !== before;
     const roles = adminKeptForNow(sync, user, p.roles);
     if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== roles.join(',')) {
-      if (user.email !== p.email) emailBefore = user.email;
+      if (user.email !== p.email) emailBefore = { email: user.email, displayName: user.displayName };
       user.displayName = p.displayName;
       user.email = p.email;
       user.roles = roles;
@@ -595,7 +595,7 @@ async function applyUpdate(
     statusChanged = p.disabled && user.status === 'active';
     if (changed) await user.save({ transaction: ctx.tx });
   }
-  // Once saved, so that the notice greets the person by the name this sync gives them.
+  // Once saved: the new address is greeted by the name this sync gives them, the old one by the name it had.
   if (emailBefore !== null) await noteNewEmail(ctx, directory, user, emailBefore);
   if (changed) count(report, 'updated', user.username);
   else if (profile && !statusChanged) {
@@ -610,12 +610,24 @@ async function applyUpdate(
  * the old one stop working (whoever reads that mailbox now may not be the person), and it is audited, so that
  * the old address is told (security-notices.ts). In the sync's transaction, with the change.
  */
-async function noteNewEmail(ctx: GatewayContext, directory: Directory, user: User, before: string): Promise<void> {
+async function noteNewEmail(
+  ctx: GatewayContext,
+  directory: Directory,
+  user: User,
+  before: { email: string; displayName: string },
+): Promise<void> {
   await spendOpenResetLinks(ctx, user.id);
   await audit(ctx, {
     action: 'user.update',
     target: user.username,
-    details: { directory: directory.name, before: { email: before }, changes: { email: user.email } },
+    details: {
+      directory: directory.name,
+      before,
+      changes: {
+        email: user.email,
+        ...(before.displayName !== user.displayName ? { displayName: user.displayName } : {}),
+      },
+    },
   });
 }
 
