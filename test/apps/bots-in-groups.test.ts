@@ -229,8 +229,10 @@ describe('an app for one department', () => {
     const dave = await connectAs(gateway, eng, 'dave');
     try {
       const group = await dave.createGroup('EE lab', ['alice@eng.campus.test', LAB]);
-      const members = (await alice.members(group.id)).members;
-      expect(members.find((m) => m.address === LAB)).toMatchObject({ app: true, appName: 'Lab Bookings' });
+      // Marked once the node has read the new app's name (REGISTRY_TTL_SECONDS, here 1 s, after it was made).
+      await expect
+        .poll(async () => (await alice.members(group.id)).members.find((m) => m.address === LAB))
+        .toMatchObject({ app: true, appName: 'Lab Bookings' });
     } finally {
       dave.close();
     }
