@@ -60,12 +60,15 @@ describe.skipIf(chromiumMissing)('the admin console on a phone', () => {
     expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
   });
 
-  it('keeps a status radio button at its own size, on a phone and a desktop', async () => {
+  it('keeps the Disable section’s “I understand” box at its own size, on a phone and a desktop', async () => {
     for (const viewport of [PHONE, DESKTOP]) {
       await page.setViewportSize(viewport);
       await page.goto(`${gateway.issuer}/admin/users/${daveId}`);
-      const radio = (await page.locator('input[type=radio][value=disabled]').boundingBox())!;
-      const label = (await page.locator('label', { has: page.locator('input[value=disabled]') }).boundingBox())!;
+      const box = '#status-form input[type=checkbox][name=understood]';
+      const radio = (await page.locator(box).boundingBox())!;
+      const label = (await page
+        .locator('#status-form label', { has: page.locator('input[name=understood]') })
+        .boundingBox())!;
       expect(radio.width).toBeLessThan(40);
       // The button starts its label, and the words follow it.
       expect(radio.x + radio.width).toBeLessThan(label.x + 40);

@@ -37,9 +37,10 @@ function newPasswordFields(): { view: string; input: string; hint: string }[] {
 describe('the lengths of a new password in the views', () => {
   it('come from the helpers in every field and hint, never a number written in a view', () => {
     const fields = newPasswordFields();
-    // The account page, the console's new-account and reset forms, and the reset link's page.
+    // The account page, the console's new-account and reset forms, the reset link's page, and the sign-in's
+    // step that replaces a temporary password.
     expect(new Set(fields.map((f) => f.view))).toEqual(
-      new Set(['partials/account-password.hbs', 'admin/user-form.hbs', 'password-reset.hbs']),
+      new Set(['partials/account-password.hbs', 'admin/user-form.hbs', 'password-reset.hbs', 'choose-password.hbs']),
     );
     for (const { view, input, hint } of fields) {
       for (const [, attribute, value] of input.matchAll(/\b(minlength|maxlength)="([^"]*)"/g))
@@ -51,7 +52,7 @@ describe('the lengths of a new password in the views', () => {
       expect(hint.replace(/\{\{[^}]*\}\}/g, ''), `the hint in ${view}`).not.toMatch(/\d/);
     }
     // The hints looked at are there: one beside each view's first field (two in the console's form).
-    expect(fields.filter((f) => f.hint.includes('{{passwordMin}}'))).toHaveLength(4);
+    expect(fields.filter((f) => f.hint.includes('{{passwordMin}}'))).toHaveLength(5);
     // Each view says the minimum where its first field is.
     for (const view of new Set(fields.map((f) => f.view)))
       expect(fields.some((f) => f.view === view && f.input.includes('minlength="{{passwordMin}}"'))).toBe(true);
