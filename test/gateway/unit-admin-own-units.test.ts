@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filledFormWithAction, submitFilled, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
+import {
+  filledFormWithAction,
+  mainText,
+  submitFilled,
+  type BrowserAgent,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import type { Actor } from '../../gateway/context.ts';
 import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
@@ -10,18 +16,6 @@ let gateway: TestGateway;
 let admin: BrowserAgent;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
-
-/** What a person reads on the page's main part: tags stripped, entities decoded, spaces collapsed. */
-const mainText = (page: Page) =>
-  (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html)
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#x27;|&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
 
 /** The text of the units field's error, as a screen reader announces it with the field. */
 const unitsError = (page: Page) => /<p class="field-error" id="units-error">([^<]*)<\/p>/.exec(page.html)?.[1];
