@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../context.ts';
 import type { AuditEvent, User } from '../models/index.ts';
 import { HISTORY_ACTIONS, HISTORY_WORDS, type Details } from './account-history-words.ts';
+import { atSentenceStart } from './device-words.ts';
 import { findManageableUser, whyNotManageable } from './find-user.ts';
 import { membershipsOf } from './memberships.ts';
 import { adminScopeOf, scopeCovers, type AdminScope } from './scope.ts';
@@ -17,6 +18,8 @@ export type HistoryEntry = {
   by: string | null;
   failed: boolean;
   ip: string | null;
+  /** The device a sign-in came from, in words ("Firefox on Windows"); null for other entries and older ones. */
+  device: string | null;
   /** Until when a lockout lasts or a new account's link works, for the page to show in the reader's time zone. */
   until: string | null;
 };
@@ -149,6 +152,7 @@ export async function accountHistory(ctx: GatewayContext, userId: string, page: 
       by: byWhom(ctx, user, event, named, scope),
       failed: event.outcome === 'failure',
       ip: event.ip,
+      device: typeof details.device === 'string' ? atSentenceStart(details.device) : null,
       until: untilOf(event, details),
     };
   });

@@ -26,18 +26,21 @@ const SYSTEMS: [RegExp, string][] = [
 
 const first = (table: [RegExp, string][], text: string) => table.find(([mark]) => mark.test(text))?.[1];
 
+/** What a User-Agent that names no browser and no system (or none at all) is called. */
+export const UNKNOWN_DEVICE = 'an unknown browser';
+
 /**
  * The device as a sentence names it past its first word: "a browser on Linux", "Firefox on Windows". At the
  * start of a sentence, or as a label, it is capitalised (atSentenceStart).
  */
 export function deviceWords(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'an unknown browser';
+  if (!userAgent) return UNKNOWN_DEVICE;
   const browser = first(BROWSERS, userAgent);
   const system = first(SYSTEMS, userAgent);
   if (browser && system) return `${browser} on ${system}`;
   if (browser) return browser;
   if (system) return `a browser on ${system}`;
-  return 'an unknown browser';
+  return UNKNOWN_DEVICE;
 }
 
 /** Words that open a sentence or stand alone as a label: "A browser on Linux". */

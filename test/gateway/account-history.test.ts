@@ -201,15 +201,18 @@ describe('a person’s recent account activity in the console', () => {
   it('says a sign-in with a recovery code, and new codes made', async () => {
     const rita = await addPerson(gateway, 'rita');
     const [code] = await enrolTotp(rita);
-    const agent = new BrowserAgent();
+    // Her laptop's browser: the lines of her sign-in name it, for her and a helpdesk to tell it from another's.
+    const agent = new BrowserAgent({
+      userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+    });
     const asked = await signInThrough(agent, url('/account/security'), 'rita', DEMO_PASSWORD);
     const signedIn = await agent.submit(asked, formWithAction(asked, '/code'), { code: code! });
     expect(signedIn.status).toBe(200);
     await regenerateRecoveryCodes({ ...gateway.context(null), actor: asPerson(rita) }, rita);
     const rows = historyRows(await engAdmin.navigate(url(`/admin/users/${rita.id}`)));
     expect(rows[0]).toMatch(/New recovery codes made \(10\); any unused old ones stopped working themselves/);
-    expect(rows[1]).toMatch(/Signed in with a recovery code — (::ffff:)?127\.0\.0\.1/);
-    expect(rows[2]).toMatch(/Password accepted —/);
+    expect(rows[1]).toMatch(/Signed in with a recovery code — Firefox on Windows, (::ffff:)?127\.0\.0\.1/);
+    expect(rows[2]).toMatch(/Password accepted — Firefox on Windows, /);
     expect(rows[3]).toMatch(/Authenticator app set up themselves/);
   });
 
