@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPerson } from '../helpers/gateway.ts';
@@ -246,7 +246,19 @@ describe.skipIf(chromiumMissing)('what a person wrote, when their access ends', 
       await wanda.page.locator('.conversation .composer-input').fill('Notes nobody else should find');
       const other = await newTab(wanda.context);
       await expect.poll(() => keptWriting(other).then((keys) => keys.length)).toBe(1);
+      // The other tab asks the portal for something (her apps) just as she is disabled: it hears that she is
+      // signed out before her node closes the chat and says why, and must say why all the same.
+      let hold!: (route: Route) => void;
+      const held = new Promise<Route>((resolve) => {
+        hold = resolve;
+      });
+      await other.route('**/portal/api/workbench', (route) => hold(route));
+      await other.click('a[data-nav="#/apps"]');
+      const askedForApps = await held;
       await updateUser({ ...campus.gateway.context(null), actor: operator('test') }, 'wanda', { status: 'disabled' });
+      const answered = other.waitForResponse('**/portal/api/workbench');
+      await askedForApps.continue();
+      expect((await answered).status()).toBe(401);
 
       for (const page of [wanda.page, other]) await page.waitForSelector('.ended h2', { timeout: 10_000 });
       expect(await keptWriting(other)).toEqual([]);

@@ -42,6 +42,14 @@ export function signInAgain(): void {
   window.location.assign('/portal/login');
 }
 
+/** What the page does when the portal answers that it is not signed in: signing in again, unless told otherwise. */
+let signedOut: () => void = signInAgain;
+
+/** How the page answers a 401 of the portal from now on (the running app waits for its nodes' word first). */
+export function answerSignedOut(answer: () => void): void {
+  signedOut = answer;
+}
+
 export async function portalApi<T>(path: string, init: RequestInit = {}): Promise<T> {
   const response = await fetch(`/portal/api/${path}`, {
     ...init,
@@ -54,7 +62,7 @@ export async function portalApi<T>(path: string, init: RequestInit = {}): Promis
   });
   const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
-    if (response.status === 401) signInAgain();
+    if (response.status === 401) signedOut();
     throw new HttpError(
       response.status,
       body.error?.code ?? `http_${response.status}`,

@@ -1,5 +1,5 @@
 import type { Message } from '../../../sdk/client.ts';
-import { logout } from './api.ts';
+import { answerSignedOut, logout, signInAgain } from './api.ts';
 import { forgetPerson, keepInTab, takeFromTab } from './kept.ts';
 import { forgetWriting } from './kept-writing.ts';
 import { keyOf, type Chat, type ChatEvents, type Entry } from './chat.ts';
@@ -66,6 +66,12 @@ const VIEW_TITLES: Record<Route['view'], string | null> = {
   new: 'New chat',
 };
 
+/**
+ * How long a tab told by the portal that it is signed out waits for a node to say why, while its chat is
+ * online: longer than the gateway gives itself to tell the nodes (TOLD_WITHIN_MS, 5 s) once a push is late.
+ */
+const NODES_WORD_MS = 6_000;
+
 const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
 
 /**
@@ -91,6 +97,8 @@ export class PortalApp implements ViewHost {
   #shownToasts = new Map<string, { item: HTMLElement; timer: ReturnType<typeof setTimeout> }>();
   /** What the page calls the place, as the server put it in the page: the campus's name, else "Atrium". */
   #name: string;
+  /** Told by the portal that the tab is signed out, the page waits for its nodes to say why (#signedOut). */
+  #awaitingEnd = false;
 
   constructor(root: HTMLElement, chat: Chat) {
     this.#chat = chat;
@@ -166,6 +174,7 @@ export class PortalApp implements ViewHost {
     chat.on('incoming', ({ entry, message }) => this.#announce(entry, message));
     chat.on('gone', (entry) => drawing('a conversation one is no longer in', () => this.#gone(entry)));
     chat.on('ended', (why) => this.#ended(why));
+    answerSignedOut(() => this.#signedOut());
     chat.on('leftDomain', (left) => this.#leftDomain(left));
     chat.on('failure', (text) => console.warn(text));
     notifyOnIncoming(
@@ -544,6 +553,25 @@ export class PortalApp implements ViewHost {
     if (why !== 'signed_out') return keepInTab(user, { open, drafts: [], unsent: [] });
     forgetWriting(user);
     keepInTab(user, { open, drafts, unsent });
+  }
+
+  /**
+   * The portal answered that this tab is not signed in. When that is because the person's access was ended
+   * or they were signed out everywhere, their nodes close the chat at about the same moment and say which
+   * (#ended: the dialog, and what of their writing stays in the browser); a tab that went to sign in at once
+   * would say nothing of it, and a call that happened to be under way then (labels, apps, a token) decides
+   * which. So while chat is online the nodes' word is awaited a moment; a portal session that merely ran out
+   * then signs in again (silently while the gateway session lasts). Once ended, the dialog stays.
+   */
+  #signedOut(): void {
+    if (this.#chat.ended || this.#awaitingEnd) return;
+    if (![...this.#chat.clients.values()].some((client) => client.state === 'online')) return signInAgain();
+    this.#awaitingEnd = true;
+    this.#chat
+      .once('ended', () => true, NODES_WORD_MS)
+      .catch(() => {
+        if (!this.#chat.ended) signInAgain();
+      });
   }
 
   /**
