@@ -104,6 +104,8 @@ async function endDeviceSession(
   const device = await SessionDevice.findByPk(sessionUid, { transaction: ctx.tx });
   await SessionDevice.destroy({ where: { sessionUid }, transaction: ctx.tx });
   const name = deviceWords(device?.userAgent);
+  // The person's own is not mailed to them (they pressed it); an administrator's is (notice-mails.ts).
+  const own = ctx.actor.kind === 'user' && ctx.actor.id === user.id;
   await audit(ctx, {
     action: 'user.sign_out_device',
     target: user.username,
@@ -114,6 +116,7 @@ async function endDeviceSession(
       artefacts,
       portalSessions,
       consoleSessions,
+      ...(own ? { own } : {}),
     },
   });
   return { name };

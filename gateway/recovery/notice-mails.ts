@@ -189,7 +189,26 @@ const describers: Record<string, Describe> = {
             ],
           },
         ],
+  // One device, from the console's person page: told as the whole sign-out is, naming the device it ended.
+  'user.sign_out_device': (entry, account, service) =>
+    entry.details?.own === true
+      ? null
+      : [
+          {
+            subject: `A device was signed out of your ${service} account`,
+            said: [
+              `Your campus administrators signed your ${service} account ${account} out on ${signedOutDevice(entry.details ?? {})}: that browser and the apps signed in through it were signed out, and its open chats were closed. Your other devices stay signed in.`,
+              'Your password is unchanged. If you do not know that device, choose a new password on your account page.',
+            ],
+          },
+        ],
 };
+
+/** The device a console sign-out ended, as its line recorded it: "Safari on macOS (address 10.0.0.7)". */
+function signedOutDevice(details: Details): string {
+  const device = typeof details.device === 'string' ? details.device : 'one of its devices';
+  return typeof details.ip === 'string' ? `${device} (address ${details.ip})` : device;
+}
 
 /**
  * Whether the entry tells the person anything, judged from the entry alone: most edits (`user.update`

@@ -294,6 +294,8 @@ describe('"Sign out this device"', () => {
     });
     expect(event?.actorName).toBe('fay');
     expect(JSON.parse(event!.details!)).toMatchObject({ device: 'Safari on macOS', ip: '127.0.0.1' });
+    // She pressed it herself: no mail tells her of it.
+    expect(await gateway.models.SecurityNotice.count({ where: { account: 'fay' } })).toBe(0);
   });
 
   it('names a device in lower case mid-sentence, and with a capital only where a sentence or its label starts', async () => {
@@ -427,6 +429,13 @@ describe("the signed-in devices on the person's console page", () => {
     });
     expect(event?.actorName).toBe('admin');
     expect(JSON.parse(event!.details!)).toMatchObject({ device: 'Safari on macOS', ip: '127.0.0.1' });
+    // Mo is mailed that an administrator did it, naming the device, as a sign-out everywhere is.
+    const notices = await gateway.models.SecurityNotice.findAll({ where: { account: 'mo' } });
+    expect(notices.map((n) => n.subject)).toEqual(['A device was signed out of your Atrium account']);
+    expect(notices[0]!.body).toContain(
+      'Your campus administrators signed your Atrium account "mo" out on Safari on macOS (address 127.0.0.1)',
+    );
+    expect(notices[0]!.body).toContain('Your other devices stay signed in.');
     // The person's account activity, on the same page, names the device and who signed it out.
     const history = /<table class="audit" id="account-history">([\s\S]*?)<\/table>/.exec(done.html)?.[1] ?? '';
     expect(htmlText(history)).toMatch(/Signed out of one device: Safari on macOS\s*admin/);
