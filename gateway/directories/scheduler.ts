@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { operator, type GatewayContext } from '../context.ts';
@@ -33,19 +34,21 @@ const MIN_WAIT_MS = 1_000;
  * database, so a restart neither delays a due sync by a whole interval nor repeats one just done: the
  * first look is a few seconds after start. Several gateway processes may all run this: each decides
  * under the directory's lease that the sync is still due, and the lease lets one of them sync it; the
- * others find it done. stop() ends a sync in progress between two pages.
+ * others find it done. stop() ends a sync in progress between two pages. `clock` (the machine's unless
+ * given) tells when a directory is due and when to look next.
  */
 export function startDirectorySchedule(options: {
   context: () => GatewayContext;
   sealer: Sealer;
   logger: Logger;
   intervalSeconds: number;
+  clock?: Clock;
 }): DirectorySchedule {
   const abort = new AbortController();
   const intervalMs = options.intervalSeconds * 1000;
-  const { logger } = options;
+  const { logger, clock = systemClock } = options;
   let running: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  let timer: ClockTimer | null = null;
   const ctx = () => ({ ...options.context(), actor: operator('directory-schedule') });
   const dueAt = (lastSyncAt: Date | null) =>
     lastSyncAt ? lastSyncAt.getTime() + intervalMs : Number.POSITIVE_INFINITY;
@@ -60,8 +63,8 @@ export function startDirectorySchedule(options: {
     for (const directory of directories) {
       if (abort.signal.aborted) break;
       const due = dueAt(directory.lastSyncAt);
-      if (due > Date.now()) {
-        wait = Math.min(wait, due - Date.now());
+      if (due > clock.now()) {
+        wait = Math.min(wait, due - clock.now());
         continue;
       }
       const outcome = await syncIfStillDue(directory).catch((error: unknown) => {
@@ -84,7 +87,7 @@ export function startDirectorySchedule(options: {
       const lease = await takeLease(ctx(), directory, { short: true });
       try {
         const now = await Directory.findByPk(directory.id, { attributes: ['lastSyncAt'] });
-        due = now !== null && dueAt(now.lastSyncAt) <= Date.now();
+        due = now !== null && dueAt(now.lastSyncAt) <= clock.now();
       } finally {
         await lease.release();
       }
@@ -106,7 +109,7 @@ export function startDirectorySchedule(options: {
 
   const lookIn = (ms: number) => {
     if (abort.signal.aborted) return;
-    timer = setTimeout(() => {
+    timer = clock.setTimeout(() => {
       timer = null;
       running = look()
         .catch((err: unknown) => {
@@ -125,7 +128,7 @@ export function startDirectorySchedule(options: {
   return {
     async stop() {
       abort.abort();
-      if (timer) clearTimeout(timer);
+      if (timer) clock.clearTimeout(timer);
       await running;
     },
   };

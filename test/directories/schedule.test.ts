@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { mainText } from '../helpers/browser-agent.ts';
@@ -8,6 +7,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { startDirectorySchedule, type DirectorySchedule } from '../../gateway/directories/scheduler.ts';
 import { createLogger } from '../../core/logger.ts';
+import { createTestClock, type Clock, type TestClock } from '../../core/clock.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
 import { showDirectory } from '../../gateway/directories/list-directories.ts';
@@ -48,36 +48,6 @@ describe('DIRECTORY_SYNC_INTERVAL', () => {
   });
 });
 
-describe('the scheduled sync', () => {
-  let gateway: TestGateway;
-  let ldap: TestSlapd;
-  beforeAll(async () => {
-    ldap = await startTestSlapd({ ldif: inetOrgPerson({ uid: 'zoe', name: 'Zoe Zeller' }) });
-    gateway = await startTestGateway('dir-schedule', { DIRECTORY_SYNC_INTERVAL: '1' });
-    await register(gateway, 'scheduled', ldap.url);
-    // The first sync is an administrator's; the schedule takes over from it.
-    await sync(gateway, 'scheduled');
-  });
-  afterAll(async () => {
-    await gateway?.stop();
-    await ldap?.stop();
-  });
-
-  it('syncs every directory synced once on its own, and again on the next round', async () => {
-    await expect.poll(() => gateway.models.User.count({ where: { username: 'zoe' } }), { timeout: 10_000 }).toBe(1);
-    await expect
-      .poll(() => gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: 'scheduled' } }), {
-        timeout: 10_000,
-      })
-      .toBeGreaterThanOrEqual(3);
-    const [, second] = await gateway.models.AuditEvent.findAll({
-      where: { action: 'directory.sync', target: 'scheduled' },
-      order: [['id', 'ASC']],
-    });
-    expect(second?.actorName).toBe('directory-schedule');
-  });
-});
-
 describe('when a scheduled sync runs', () => {
   let gateway: TestGateway;
   let ldap: TestSlapd;
@@ -97,16 +67,64 @@ describe('when a scheduled sync runs', () => {
 
   const syncs = (name: string) =>
     gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: name } });
-  const schedule = (intervalSeconds: number) => {
+  /**
+   * A schedule as one gateway process runs it, on `clock` (moved forward rather than waited for); `looks`
+   * counts the looks it has finished, each of which sets the timer of the next.
+   */
+  const schedule = (intervalSeconds: number, clock: TestClock) => {
+    let timers = 0;
+    const watched: Clock = {
+      now: () => clock.now(),
+      setTimeout(run, ms) {
+        timers++;
+        return clock.setTimeout(run, ms);
+      },
+      clearTimeout: (timer) => clock.clearTimeout(timer),
+    };
     const started = startDirectorySchedule({
       context: () => gateway.context(null),
       sealer: sealerOf(gateway),
       logger: createLogger('test', 'silent'),
       intervalSeconds,
+      clock: watched,
     });
     schedules.push(started);
-    return started;
+    return { looks: () => Math.max(0, timers - 1) };
   };
+  const lookedAt = (process: { looks(): number }, looks: number) =>
+    expect.poll(() => process.looks(), { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(looks);
+  /** Another gateway process over the database, with the schedule DIRECTORY_SYNC_INTERVAL sets. */
+  const startProcess = (interval: string) =>
+    startGateway(
+      loadGatewayConfig({
+        GATEWAY_PORT: '0',
+        GATEWAY_HOST: '127.0.0.1',
+        ATRIUM_DATA_DIR: gateway.db.dataDir,
+        ...(gateway.db.url ? { DATABASE_URL: gateway.db.url } : {}),
+        LOG_LEVEL: 'silent',
+        DIRECTORY_SYNC_INTERVAL: interval,
+      }),
+    );
+  /** Past every process's first look, which is 2-4 s after its start. */
+  const FIRST_LOOKS_MS = 4_000;
+
+  it('syncs every directory synced once on its own, and again on the next round', async () => {
+    await register(gateway, 'scheduled', ldap.url);
+    // The first sync is an administrator's; the schedule takes over from it.
+    await sync(gateway, 'scheduled');
+    const scheduled = await startProcess('1');
+    try {
+      await expect.poll(() => syncs('scheduled'), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      expect(await gateway.models.User.count({ where: { username: 'yuri' } })).toBe(1);
+    } finally {
+      await scheduled.close();
+    }
+    const [, second] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.sync', target: 'scheduled' },
+      order: [['id', 'ASC']],
+    });
+    expect(second?.actorName).toBe('directory-schedule');
+  });
 
   it('syncs a directory that is due a few seconds after the gateway starts, not an interval later', async () => {
     await register(gateway, 'due-at-start', ldap.url);
@@ -116,16 +134,7 @@ describe('when a scheduled sync runs', () => {
       { where: { name: 'due-at-start' } },
     );
     const started = Date.now();
-    const restarted = await startGateway(
-      loadGatewayConfig({
-        GATEWAY_PORT: '0',
-        GATEWAY_HOST: '127.0.0.1',
-        ATRIUM_DATA_DIR: gateway.db.dataDir,
-        ...(gateway.db.url ? { DATABASE_URL: gateway.db.url } : {}),
-        LOG_LEVEL: 'silent',
-        DIRECTORY_SYNC_INTERVAL: '1h',
-      }),
-    );
+    const restarted = await startProcess('1h');
     try {
       // Serving first: the sync waits for no start.
       expect(await syncs('due-at-start')).toBe(1);
@@ -140,13 +149,17 @@ describe('when a scheduled sync runs', () => {
   it('syncs next an interval after the last sync, whoever ran it, and not before', async () => {
     await register(gateway, 'after-the-last', ldap.url);
     await sync(gateway, 'after-the-last');
-    // As if that sync (by hand, or by a gateway since restarted) had ended an hour less 6 seconds ago.
-    const last = Date.now() - 3_600_000 + 6_000;
+    const clock = createTestClock();
+    // As if that sync (by hand, or by a gateway since restarted) had ended an hour less 10 seconds ago.
+    const last = clock.now() - 3_600_000 + 10_000;
     await gateway.models.Directory.update({ lastSyncAt: new Date(last) }, { where: { name: 'after-the-last' } });
-    schedule(3600);
-    await sleep(last + 3_600_000 - 1_000 - Date.now());
+    const process = schedule(3600, clock);
+    // To 5 s before it is due: the first look falls due meanwhile, and finds it not due yet.
+    clock.advance(last + 3_600_000 - 5_000 - clock.now());
+    await lookedAt(process, 1);
     expect(await syncs('after-the-last')).toBe(1);
-    await expect.poll(() => syncs('after-the-last'), { timeout: 6_000, interval: 100 }).toBe(2);
+    clock.advance(5_000);
+    await expect.poll(() => syncs('after-the-last'), { timeout: 10_000, interval: 100 }).toBe(2);
     const [latest] = await gateway.models.AuditEvent.findAll({
       where: { action: 'directory.sync', target: 'after-the-last' },
       order: [['id', 'DESC']],
@@ -161,11 +174,15 @@ describe('when a scheduled sync runs', () => {
       { lastSyncAt: new Date(Date.now() - 7_200_000) },
       { where: { name: 'several' } },
     );
-    const started = Date.now();
-    for (let i = 0; i < 3; i++) schedule(3600);
-    await expect.poll(() => syncs('several'), { timeout: 10_000, interval: 100 }).toBe(2);
-    // Every process has looked by now (within 4 s of its start).
-    await sleep(started + 6_000 - Date.now());
+    // Processes started together look at different moments (2-4 s after start): one first, then the others.
+    const [first, others] = [createTestClock(), createTestClock()];
+    const processes = [schedule(3600, first), schedule(3600, others), schedule(3600, others)];
+    first.advance(FIRST_LOOKS_MS);
+    await lookedAt(processes[0]!, 1);
+    expect(await syncs('several')).toBe(2);
+    others.advance(FIRST_LOOKS_MS);
+    await lookedAt(processes[1]!, 1);
+    await lookedAt(processes[2]!, 1);
     expect(await syncs('several')).toBe(2);
   });
 
@@ -174,25 +191,37 @@ describe('when a scheduled sync runs', () => {
     await sync(gateway, 'long-interval');
     // Due: synced longer ago than the interval.
     await gateway.models.Directory.update({ lastSyncAt: new Date(0) }, { where: { name: 'long-interval' } });
-    const started = Date.now();
+    const clock = createTestClock();
     // 116 days: a timer of that many milliseconds overflows, and Node fires it after one instead.
-    schedule(10_000_000);
+    const process = schedule(10_000_000, clock);
+    clock.advance(FIRST_LOOKS_MS);
     await expect.poll(() => syncs('long-interval'), { timeout: 10_000, interval: 100 }).toBe(2);
-    await sleep(started + 7_000 - Date.now());
+    await lookedAt(process, 1);
+    // Ten minutes on, a look every minute (a directory registered meanwhile is seen), and no sync.
+    for (let minute = 1; minute <= 10; minute++) {
+      clock.advance(60_000);
+      await lookedAt(process, 1 + minute);
+    }
     expect(await syncs('long-interval')).toBe(2);
+    // Nor looks back to back: a timer set beyond what Node's holds would fire at once, again and again.
+    expect(process.looks()).toBe(11);
   });
 
   it('leaves a directory never synced to an administrator, a dry run not counting, then takes over', async () => {
     await register(gateway, 'untested', ldap.url);
     await syncDirectory(asOperator(gateway), { sealer: sealerOf(gateway), dryRun: true }, 'untested');
-    const started = Date.now();
-    schedule(1);
-    // Every process has looked by now (within 4 s of its start), and again a second after.
-    await sleep(started + 6_000 - Date.now());
+    const clock = createTestClock();
+    const process = schedule(1, clock);
+    // Its first look, and the next a second after.
+    clock.advance(FIRST_LOOKS_MS);
+    await lookedAt(process, 1);
+    clock.advance(1_000);
+    await lookedAt(process, 2);
     expect(await syncs('untested')).toBe(0);
     const directory = await showDirectory(asOperator(gateway), 'untested');
     expect(directory.lastSyncAt).toBeNull();
     await sync(gateway, 'untested');
+    clock.advance(1_000);
     await expect.poll(() => syncs('untested'), { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(2);
   });
 });
