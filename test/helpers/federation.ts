@@ -28,7 +28,8 @@ export type Campus = {
   gateway: TestGateway;
   proxy: Proxy;
   nodes: Record<'eng' | 'arts' | 'law', CampusNode>;
-  restartNode(name: 'eng' | 'arts' | 'law'): Promise<CampusNode>;
+  /** Starts a stopped node again; with `clock`, on that one (moved ahead, as after a long outage, say). */
+  restartNode(name: 'eng' | 'arts' | 'law', options?: { clock?: TestClock }): Promise<CampusNode>;
   /** Moves every node's and the proxy's clock forward (past their registry caches, say) rather than waiting. */
   advanceClocks(ms: number): void;
   stopNode(name: 'eng' | 'arts' | 'law'): Promise<void>;
@@ -85,7 +86,7 @@ export async function startCampus(
   const ports: Record<string, number> = {};
   const nodes = {} as Record<'eng' | 'arts' | 'law', CampusNode>;
   const prefix = `fed-${randomBytes(3).toString('hex')}`;
-  const start = async (name: 'eng' | 'arts' | 'law') => {
+  const start = async (name: 'eng' | 'arts' | 'law', startOptions: { clock?: TestClock } = {}) => {
     const url = `http://127.0.0.1:${ports[name]}`;
     nodes[name] = await startTestNodeOn(
       gateway,
@@ -99,7 +100,7 @@ export async function startCampus(
         REDIS_PREFIX: prefix,
         ...options.nodeEnv,
       },
-      { logger: options.loggers?.[name] },
+      { logger: options.loggers?.[name], clock: startOptions.clock },
     );
     return nodes[name];
   };

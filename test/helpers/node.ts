@@ -73,13 +73,16 @@ export async function startEngAndArts(
 export const fetchMe = (node: DomainNode, token: string) =>
   fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 
-/** Another process of the same domain (same database), for multi-process tests; `logger` to read what it logs. */
+/**
+ * Another process of the same domain (same database), for multi-process tests; `logger` to read what it logs;
+ * `clock` to start it with one a test moved already (a fresh one, with the machine's time, by default).
+ */
 export async function startTestNodeOn(
   gateway: TestGateway,
   domain: string,
   db: TestDatabase,
   env: Record<string, string> = {},
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; clock?: TestClock } = {},
 ): Promise<DomainNode & { clock: TestClock }> {
   const config = loadNodeConfig({
     NODE_DOMAIN: domain,
@@ -91,7 +94,7 @@ export async function startTestNodeOn(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const clock = createTestClock();
+  const clock = options.clock ?? createTestClock();
   const node = Object.assign(await startNode(config, { migrate: true, clock, logger: options.logger }), { clock });
   if (!env.NODE_PUBLIC_URL) {
     await updateDomain({ ...gateway.context(null), actor: operator('test') }, domain, { url: node.url });
