@@ -123,9 +123,18 @@ const schema = z.object({
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   NODE_SECRET_KEY_PREVIOUS: envPreviousSecrets,
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
-  ENDED_ACCESS_POLL_SECONDS: envPositiveInt.default(15),
+  ENDED_ACCESS_POLL_SECONDS: z.coerce
+    .number({ message: 'expected seconds' })
+    .min(0.1, { message: 'expected seconds, at least 0.1' })
+    .default(15),
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
   FEDERATION_REMOVED_GRACE_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(0).default(600),
+  FEDERATION_OUTBOX_POLL_MS: z.coerce
+    .number({ message: 'expected milliseconds' })
+    .int({ message: 'expected a whole number of milliseconds' })
+    .min(10, { message: 'expected milliseconds, at least 10' })
+    .max(60_000, { message: 'expected milliseconds, at most 60000' })
+    .default(1_000),
   PORTAL_ORIGINS: z
     .string()
     .transform((v) =>
@@ -259,6 +268,8 @@ export type NodeConfig = {
    * kept, in case it is added back, before they are set aside as failed deliveries and their authors told.
    */
   federationRemovedGraceMs: number;
+  /** How often the outbox looks for what is due to go to other domains (besides being kicked after a commit). */
+  federationOutboxPollMs: number;
   /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
   portalOrigins: string[];
   /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
@@ -343,9 +354,10 @@ export function loadNodeConfig(env: Env): NodeConfig {
     secretKey,
     previousSecretKeys: v.NODE_SECRET_KEY_PREVIOUS,
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
-    endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,
+    endedAccessPollMs: Math.round(v.ENDED_ACCESS_POLL_SECONDS * 1000),
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
     federationRemovedGraceMs: v.FEDERATION_REMOVED_GRACE_SECONDS * 1000,
+    federationOutboxPollMs: v.FEDERATION_OUTBOX_POLL_MS,
     portalOrigins: v.PORTAL_ORIGINS ?? [new URL(v.GATEWAY_ISSUER).origin],
     metricsToken: v.METRICS_TOKEN,
   };

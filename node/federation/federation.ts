@@ -100,6 +100,7 @@ export async function createFederation(options: {
     instance: options.instance,
     logger,
     policyRetries: config.federationPolicyRetries,
+    pollMs: config.federationOutboxPollMs,
     domain,
     onRefused: options.onRefused,
     // A peer holds this node's conversations further on than it does (restored from an older backup).

@@ -23,6 +23,10 @@ const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
 /** How long eng keeps what waits for a domain removed at the gateway (FEDERATION_REMOVED_GRACE_SECONDS). */
 const GRACE_MS = 60_000;
+/** How often the outboxes look for what is due (FEDERATION_OUTBOX_POLL_MS), rather than every second. */
+const OUTBOX_POLL_MS = 100;
+/** How long the nodes keep their copy of the gateway's registry (REGISTRY_TTL_SECONDS). */
+const REGISTRY_TTL_MS = 1_000;
 let stack: EngAndArts;
 let gateway: TestGateway;
 let eng: TestNode;
@@ -30,11 +34,16 @@ let arts: TestNode;
 const ops = () => ({ ...gateway.context(null), actor: operator('test') });
 
 beforeAll(async () => {
-  // Registries read again after a second, and arts asks the gateway every second, rather than every 30 and 15.
+  // Registries read again after a second, and arts asks the gateway five times a second, rather than every 30
+  // and 15 s; outboxes look for what is due ten times a second.
+  const common = {
+    REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_MS / 1000),
+    FEDERATION_OUTBOX_POLL_MS: String(OUTBOX_POLL_MS),
+  };
   stack = await startEngAndArts('removed-domain', {
     people: ['mia'],
-    engEnv: { REGISTRY_TTL_SECONDS: '1', FEDERATION_REMOVED_GRACE_SECONDS: String(GRACE_MS / 1000) },
-    artsEnv: { REGISTRY_TTL_SECONDS: '1', ENDED_ACCESS_POLL_SECONDS: '1' },
+    engEnv: { ...common, FEDERATION_REMOVED_GRACE_SECONDS: String(GRACE_MS / 1000) },
+    artsEnv: { ...common, ENDED_ACCESS_POLL_SECONDS: '0.2' },
   });
   ({ gateway, eng, arts } = stack);
   await allowPair(ops(), { a: ENG, b: ARTS });
@@ -101,17 +110,20 @@ const releaseOutbox = (node: TestNode, destination: string) =>
 /** Removes arts at the gateway, and waits until eng's registry no longer has it. */
 async function removeArts(): Promise<void> {
   await removeDomain(ops(), ARTS, { movePeople: true });
+  // Eng's copy of the registry comes of age (by its clock) rather than after a second: read again at its next use.
+  eng.clock.advance(REGISTRY_TTL_MS);
   await expect.poll(async () => (await typingFromArts()).code, { timeout: 5_000 }).toBe('unknown_key');
 }
 
 /**
  * Adds arts again as it was (its units, its pinned keys, its pair with eng, which its removal took), and
- * waits until eng trusts it again and arts knows it is back (it asks the gateway every second).
+ * waits until eng trusts it again and arts knows it is back (it asks the gateway five times a second).
  */
 async function addArtsBack(): Promise<void> {
   await addDomain(ops(), { name: ARTS, url: arts.url, units: ['campus/arts'] });
   await pinDomainKeys(ops(), ARTS);
   await allowPair(ops(), { a: ENG, b: ARTS });
+  eng.clock.advance(REGISTRY_TTL_MS);
   await expect
     .poll(async () => (await typingFromArts()).code ?? 'taken', { timeout: 10_000 })
     .not.toMatch(/^(unsigned|bad_signature|unknown_key|unknown_origin)$/);
@@ -241,9 +253,11 @@ describe('a domain removed at the gateway', () => {
     const refusal = async () =>
       ((await (await fetchMe(arts, bobsToken)).json()) as { error?: { message: string } }).error;
     await expect.poll(refusal, { timeout: 5_000 }).toMatchObject({ message: expect.stringMatching(/was removed/) });
-    // Eng refuses arts now: arts's outbox sends nothing while it knows it is removed, and drops nothing.
+    // Eng refuses arts now: arts's outbox sends nothing while it knows it is removed, and drops nothing (for
+    // five of its looks, when one would have sent it).
     await releaseOutbox(arts, ENG);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(arts.config.federationOutboxPollMs).toBe(OUTBOX_POLL_MS);
+    await new Promise((resolve) => setTimeout(resolve, 5 * OUTBOX_POLL_MS));
     expect(await waiting(arts, ENG)).toBe(queued);
     expect(await outboxPeer(arts, ENG)).toMatchObject({ attempts: 0, lastError: null });
 
