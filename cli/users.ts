@@ -74,12 +74,21 @@ function describeChat(u: PresentedUser, chat: ChatDomains): string {
   return `  chat:     ${listed}${chat.home ? '' : `; no home: ${unserved}, their primary unit`}`;
 }
 
+/** A temporary password: whom it asks what, and until when it works (or since when it no longer does). */
+function temporaryWords(u: PresentedUser): string {
+  const words = 'temporary — they choose their own at next sign-in';
+  if (!u.passwordTemporaryUntil) return words;
+  return u.passwordTemporaryExpired
+    ? `${words}; it expired ${u.passwordTemporaryUntil} and signs in no more: set a new one (users reset-password)`
+    : `${words}; it works until ${u.passwordTemporaryUntil}`;
+}
+
 function describePassword(u: PresentedUser): string {
   switch (u.passwordStatus) {
     case 'directory':
       return `the directory's: it is checked and changed in ${u.directory?.name}, not in Atrium`;
     case 'set':
-      return u.passwordTemporary ? 'temporary — they choose their own at next sign-in' : 'set';
+      return u.passwordTemporary ? temporaryWords(u) : 'set';
     case 'passkey-only':
       return 'none; signs in with a passkey alone (passwordless sign-in is on)';
     case 'none':

@@ -213,6 +213,11 @@ export const ERROR_CODES = {
   invalid_credentials: { meaning: 'wrong username or password', to: L },
   account_locked: { meaning: 'too many failed sign-ins', to: L },
   account_disabled: { meaning: 'the account is disabled', to: L },
+  temporary_password_expired: {
+    meaning:
+      "a right temporary password past its days (an administrator's; TEMPORARY_PASSWORD_DAYS): ask for a new one",
+    to: L,
+  },
   invalid_code: { meaning: 'a second-factor or recovery code that is not valid', to: L },
   factor_already_enrolled: { meaning: 'an authenticator app is already set up', to: L },
   second_factor_exists: {

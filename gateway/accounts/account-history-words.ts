@@ -24,6 +24,7 @@ const SIGN_IN_REFUSED: Record<string, string> = {
   locked: 'locked out after too many wrong passwords',
   device_locked: 'this browser was locked out after too many wrong passwords',
   disabled: 'the account is disabled (the password was right)',
+  temporary_expired: 'the temporary password had expired (the password was right)',
   ip_rate_limited: 'too many failed sign-ins from that address',
   not_verified: 'the passkey could not be verified',
   counter_regression: 'the passkey looks copied (its counter went back)',

@@ -12,6 +12,7 @@ import { userByDirectoryUsername } from '../directories/directory-username.ts';
 import type { Ending } from '../directories/ended-at-sign-in.ts';
 import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
 import { countDeviceFailure, type KnownDevices, LET_THROUGH, lockState, NO_KNOWN_DEVICES } from './known-devices.ts';
+import { TEMPORARY_PASSWORD_DAYS, temporaryPasswordExpired } from './temporary-password.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
 export class InvalidCredentialsError extends AppError {
@@ -57,6 +58,17 @@ export class NetworkRateLimitedError extends RateLimitedError {
     super(
       retryAfterSeconds,
       `Too many sign-in attempts have come from your network (everyone on it counts, not only you). ${tryAgainIn(retryAfterSeconds)}`,
+    );
+  }
+}
+
+/** A right temporary password past its days (temporary-password.ts): the person asks for a new one. */
+export class TemporaryPasswordExpiredError extends AppError {
+  constructor() {
+    super(
+      'temporary_password_expired',
+      403,
+      `This temporary password has expired: one an administrator sets works for ${TEMPORARY_PASSWORD_DAYS} days. Ask your helpdesk for a new one, or use “Forgot your password?” if it is offered.`,
     );
   }
 }
@@ -309,6 +321,8 @@ async function signedIn(
   letThrough = false,
 ): Promise<User> {
   if (user.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled');
+  // Counts no failure: the password was right, only too old. Told only to whoever typed it.
+  if (temporaryPasswordExpired(user)) throw await fail(new TemporaryPasswordExpiredError(), 'temporary_expired');
 
   if (!letThrough) {
     // With a second factor the sign-in is not over yet: the count is cleared only after the code

@@ -47,6 +47,7 @@ export async function chooseOwnPassword(ctx: GatewayContext, user: User, input: 
     const fresh = (await ctx.models.User.findByPk(user.id, { transaction: ctx.tx })) ?? user;
     fresh.passwordHash = passwordHash;
     fresh.mustChangePassword = false;
+    fresh.temporaryPasswordUntil = null;
     await fresh.save({ transaction: ctx.tx });
     await audit(ctx, { action: 'password.change', target: fresh.username, details: { replacedTemporary: true } });
     return fresh;

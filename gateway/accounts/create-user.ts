@@ -13,6 +13,7 @@ import { assertCovers, isFullAdmin } from './scope.ts';
 import { unitsByPaths } from './units.ts';
 import { newUserSchema, passwordSchema, type NewUser } from './schemas.ts';
 import { campusWords, weakPasswordReason } from './weak-passwords.ts';
+import { temporaryPasswordUntil } from './temporary-password.ts';
 
 export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
   if (roles.includes('admin') && !isFullAdmin(ctx.actor))
@@ -137,6 +138,7 @@ export async function insertUser(
       email: data.email,
       passwordHash: await passwordHash,
       mustChangePassword: options.temporary === true,
+      temporaryPasswordUntil: temporaryPasswordUntil(options.temporary === true),
       roles: data.roles,
       lockedUntil: null,
       lastLoginAt: null,

@@ -11,6 +11,7 @@ import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
 import { openSessionsOf } from './open-sessions.ts';
 import { saveUser } from './save-bookkeeping.ts';
+import { temporaryPasswordUntil } from './temporary-password.ts';
 
 /**
  * Ends every way the person is signed in: their gateway sessions, grants, authorization codes and
@@ -97,6 +98,7 @@ export async function replacePassword(
 ): Promise<{ artefacts: number }> {
   user.passwordHash = passwordHash;
   user.mustChangePassword = options.temporary === true;
+  user.temporaryPasswordUntil = temporaryPasswordUntil(options.temporary === true);
   user.failedLogins = 0;
   user.lockedUntil = null;
   await user.save({ transaction: ctx.tx });

@@ -14,6 +14,7 @@ import { newUserSchema, passwordSchema, roleSchema, unitPathSchema, type NewUser
 import { campusWords, weakPasswordReason } from './weak-passwords.ts';
 import type { Role, User } from '../models/index.ts';
 import { welcomeNewPeople, type NewAccountMail, type WelcomeSent } from './new-account-link.ts';
+import { temporaryPasswordUntil } from './temporary-password.ts';
 
 export const IMPORT_COLUMNS = ['username', 'name', 'email', 'units', 'roles', 'password'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
@@ -89,7 +90,7 @@ export async function importUsers(
     // A password in a file was chosen for them and read by others: they choose their own at first sign-in.
     for (const ids of chunks(temporary, 500))
       await ctx.models.User.update(
-        { mustChangePassword: true },
+        { mustChangePassword: true, temporaryPasswordUntil: temporaryPasswordUntil(true) },
         { where: { id: { [Op.in]: ids } }, transaction: ctx.tx },
       );
     await audit(ctx, {

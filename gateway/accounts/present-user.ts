@@ -4,6 +4,7 @@ import { directoriesOf, type PersonDirectory } from '../directories/person-direc
 import { passwordlessAllowed } from '../factors/passkeys/passwordless-policy.ts';
 import type { User } from '../models/index.ts';
 import { membershipsOf, type UnitMembership } from './memberships.ts';
+import { temporaryPasswordExpired } from './temporary-password.ts';
 
 export type PresentedUser = ReturnType<typeof presentUser>;
 
@@ -35,6 +36,13 @@ export function presentUser(
     passwordStatus: passwordStatusOf(user, directory, passkeySignIn),
     /** An administrator's password, which the person replaces with their own at their next sign-in. */
     passwordTemporary: directory === null && user.passwordHash !== null && user.mustChangePassword === true,
+    /** Until when that temporary password signs in (then the person needs a new one); null for any other. */
+    passwordTemporaryUntil:
+      directory === null && user.mustChangePassword === true
+        ? (user.temporaryPasswordUntil?.toISOString() ?? null)
+        : null,
+    passwordTemporaryExpired:
+      directory === null && user.mustChangePassword === true && temporaryPasswordExpired(user, now.getTime()),
     roles: user.roles,
     units: memberships.map((m) => ({ path: m.unit.path, name: m.unit.name, primary: m.primary })),
     locked: Boolean(user.lockedUntil && user.lockedUntil > now),

@@ -40,6 +40,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare accessEndedAt: CreationOptional<Date | null>;
   /** The password was set by an administrator for the person to replace at their next sign-in (a temporary one). */
   declare mustChangePassword: CreationOptional<boolean>;
+  /** Until when a temporary password signs in (TEMPORARY_PASSWORD_DAYS after it was set); null for any other. */
+  declare temporaryPasswordUntil: CreationOptional<Date | null>;
   /** Username, name and email as a search finds them (core/search-text.ts); kept by the model's hooks. */
   declare searchText: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
@@ -145,6 +147,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
       lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
       accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },
       mustChangePassword: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      temporaryPasswordUntil: { type: DataTypes.DATE(3), allowNull: true },
       searchText: { type: DataTypes.STRING(SEARCH_TEXT_MAX), allowNull: true },
       ...timestamps,
     },

@@ -121,6 +121,9 @@ describe('atrium users', () => {
       passwordStatus: 'set',
       // Given with --password-stdin, it is replaced at the first sign-in (temporary-password.test.ts).
       passwordTemporary: true,
+      // Temporary for TEMPORARY_PASSWORD_DAYS from now, then it signs in no more.
+      passwordTemporaryUntil: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      passwordTemporaryExpired: false,
       roles: ['staff', 'student'],
       units: [
         { path: 'campus/eng/cs', name: 'Department of Computer Science', primary: true },

@@ -20,6 +20,7 @@ import { runAtrium } from '../helpers/cli.ts';
 import { accountHistory } from '../../gateway/accounts/account-history.ts';
 import { operator } from '../../gateway/context.ts';
 import { resetPassword } from '../../gateway/accounts/update-user.ts';
+import { TEMPORARY_PASSWORD_DAYS } from '../../gateway/accounts/temporary-password.ts';
 
 /**
  * A password an administrator sets (a helpdesk reading it over the phone) is temporary unless they say
@@ -151,6 +152,49 @@ describe('atrium users reset-password', () => {
     expect(mainText(step)).toContain(CHOOSE);
     const straight = await signInThrough(new BrowserAgent(), accountUrl(), 'toby', 'toby-chose-this-himself');
     expect(straight.url).toBe(accountUrl());
+  });
+});
+
+describe('a temporary password past its days', () => {
+  it('signs in no more, says so only to whoever typed it right, counts nothing, and a new one works', async () => {
+    await addPerson(gateway, 'ulla');
+    await consoleReset('ulla', 'ulla-phone-password-3');
+    const set = await userNamed('ulla');
+    // Set when the reset was made: TEMPORARY_PASSWORD_DAYS from then.
+    const days = (set.temporaryPasswordUntil!.getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(TEMPORARY_PASSWORD_DAYS - 0.01);
+    expect(days).toBeLessThanOrEqual(TEMPORARY_PASSWORD_DAYS);
+    const page = await admin.navigate(`${gateway.issuer}/admin/users/${set.id}`);
+    expect(mainText(page)).toMatch(/Password: temporary — they choose their own at next sign-in\. It works until /);
+
+    // The days go by while she signs in with a passkey alone (as if): the password the helpdesk read out
+    // no longer opens her account.
+    await set.update({ temporaryPasswordUntil: new Date(Date.now() - 60_000) });
+    const wrong = await signInThrough(new BrowserAgent(), accountUrl(), 'ulla', 'not-her-password-at-all');
+    expect(mainText(wrong)).not.toContain('expired');
+    const refused = await signInThrough(new BrowserAgent(), accountUrl(), 'ulla', 'ulla-phone-password-3');
+    expect(refused.url).not.toBe(accountUrl());
+    expect(mainText(refused)).toContain(
+      `This temporary password has expired: one an administrator sets works for ${TEMPORARY_PASSWORD_DAYS} days. Ask your helpdesk for a new one`,
+    );
+    expect(mainText(refused)).not.toContain(CHOOSE);
+    // Only the wrong password counted; the right, expired one did not.
+    expect((await userNamed('ulla')).failedLogins).toBe(1);
+    const history = await accountHistory(helpdesk(), set.id, 1);
+    expect(history.entries[0]?.what).toBe(
+      'Sign-in refused: the temporary password had expired (the password was right)',
+    );
+    const expiredPage = await admin.navigate(`${gateway.issuer}/admin/users/${set.id}`);
+    expect(mainText(expiredPage)).toMatch(/It expired on .+ and signs in no more: set them a new one\./);
+    const shown = await runAtrium(gateway.db, ['users', 'show', 'ulla']);
+    expect(shown.stdout).toMatch(
+      /temporary — they choose their own at next sign-in; it expired \S+ and signs in no more/,
+    );
+
+    // The helpdesk sets a new one: it works, for its own days, and the sign-in asks for her own.
+    await consoleReset('ulla', 'ulla-phone-password-4');
+    const step = await signInThrough(new BrowserAgent(), accountUrl(), 'ulla', 'ulla-phone-password-4');
+    expect(mainText(step)).toContain(CHOOSE);
   });
 });
 
