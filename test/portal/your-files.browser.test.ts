@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs } from '../helpers/node.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
 import { typedBytes } from '../helpers/typed-bytes.ts';
 import { DEFAULT_ATTACHMENT_TYPES } from '../../node/config.ts';
 import {
@@ -43,9 +43,23 @@ beforeAll(async () => {
     lena: await connectAs(campus.gateway, campus.nodes.law, 'lena'),
   };
   browser = await launchChromium();
-  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
-  bob = await signInToPortal(browser, campus.gateway.issuer, 'bob');
+  alice = await signIn('alice');
+  bob = await signIn('bob');
 }, 90_000);
+
+/**
+ * Someone in a browser of their own, signed in to the portal. The login form is filled over HTTP (the
+ * browser then opens only the portal): what is tried here is the portal once signed in.
+ */
+const signIn = (username: string, options: Parameters<typeof signInToPortal>[3] = {}) =>
+  signInToPortal(browser, campus.gateway.issuer, username, { overHttp: true, ...options });
+
+const logins = new Map<string, Promise<Login>>();
+/** Someone's SDK client at Engineering; each person signs in at the gateway once for the file, not once a client. */
+async function connect(username: string) {
+  if (!logins.has(username)) logins.set(username, login(campus.gateway, username));
+  return connectAs(campus.gateway, campus.nodes.eng, username, await logins.get(username));
+}
 
 afterAll(async () => {
   sdk?.alice.close();
@@ -168,7 +182,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   it('opens Your files from the account menu on a phone, with everything to tap at least 44 px', {
     timeout: 60_000,
   }, async () => {
-    const phone = await signInToPortal(browser, campus.gateway.issuer, 'alice', { viewport: PHONE, hasTouch: true });
+    const phone = await signIn('alice', { viewport: PHONE, hasTouch: true });
     try {
       const p = phone.page;
       await p.getByRole('button', { name: 'Account' }).click();
@@ -200,7 +214,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   }, async () => {
     await sdk.dave.send({ to: 'alice@eng.campus.test', text: 'About the lab' });
     await sdk.dave.send({ to: 'bob@arts.campus.test', text: 'About the trip' });
-    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    const dave = await signIn('dave');
     try {
       const d = dave.page;
       const input = d.locator('.conversation .composer-input');
@@ -268,7 +282,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     timeout: 60_000,
   }, async () => {
     await sdk.alice.send({ to: 'dave@eng.campus.test', text: 'Send me the minutes' });
-    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    const dave = await signIn('dave');
     try {
       const d = dave.page;
       const yourFiles = async () => {
@@ -309,7 +323,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
       await sdk.lena.upload(pdf(MAX_BYTES), name, 'application/pdf');
     await sdk.lena.upload(pdf(100 * KIB), 'four.pdf', 'application/pdf');
     await sdk.lena.send({ to: 'alice@eng.campus.test', text: 'Forms for the trip' });
-    const lena = await signInToPortal(browser, campus.gateway.issuer, 'lena', { viewport: PHONE, hasTouch: true });
+    const lena = await signIn('lena', { viewport: PHONE, hasTouch: true });
     try {
       const p = lena.page;
       await openConversation(p, 'Alice Chen');
@@ -364,7 +378,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     timeout: 60_000,
   }, async () => {
     await sdk.dave.send({ to: 'alice@eng.campus.test', text: 'Did you film the lab?' });
-    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave', { viewport: PHONE, hasTouch: true });
+    const dave = await signIn('dave', { viewport: PHONE, hasTouch: true });
     try {
       const p = dave.page;
       await openConversation(p, 'Alice Chen');
@@ -398,7 +412,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   it('says in an open picture viewer that its sender deleted the picture, offers no download, and goes back to the message', {
     timeout: 60_000,
   }, async () => {
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     try {
       const picture = await carol.upload(PIXEL, 'poster.png', 'image/png');
       const sent = await carol.send({ to: 'bob@arts.campus.test', text: 'The poster', attachments: [picture.id] });
@@ -431,7 +445,7 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   it('says which college cannot be reached when a file in a conversation does not download', {
     timeout: 90_000,
   }, async () => {
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     const b = bob.page;
     let down: ('eng' | 'arts')[] = [];
     try {
@@ -476,8 +490,8 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   });
 
   it('no longer saves a file from the page once it is deleted elsewhere', { timeout: 60_000 }, async () => {
-    const carolElsewhere = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
-    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    const carolElsewhere = await connect('carol');
+    const carol = await signIn('carol');
     const c = carol.page;
     try {
       const file = await carolElsewhere.upload(new TextEncoder().encode('old rooms'), 'old plan.txt', 'text/plain');
@@ -514,10 +528,10 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     timeout: 90_000,
   }, async () => {
     // Carol keeps files at Engineering and at Arts.
-    const carolAtEng = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carolAtEng = await connect('carol');
     await carolAtEng.upload(new TextEncoder().encode('Mondays at nine'), 'timetable.txt', 'text/plain');
     carolAtEng.close();
-    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    const carol = await signIn('carol');
     const c = carol.page;
     const openFiles = async () => {
       await c.getByRole('button', { name: 'Account' }).click();
