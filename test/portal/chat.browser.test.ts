@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs } from '../helpers/node.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
 import { addPeople, addPerson } from '../helpers/gateway.ts';
 import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import {
@@ -28,11 +28,27 @@ let bob: Person;
 
 beforeAll(async () => {
   if (chromiumMissing) return;
-  campus = await startCampus('portal-chat');
+  // Long histories are written here a few hundred messages at once: past a person's usual burst (100),
+  // the node would pace them at 20 a second, seconds of waiting that no test here is about.
+  campus = await startCampus('portal-chat', { nodeEnv: { MESSAGE_BURST: '500' } });
   browser = await launchChromium();
-  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
-  bob = await signInToPortal(browser, campus.gateway.issuer, 'bob');
+  alice = await signIn('alice');
+  bob = await signIn('bob');
 }, 90_000);
+
+/**
+ * Someone in a browser of their own, signed in to the portal. The login form is filled over HTTP (the
+ * browser then opens only the portal): what is tried here is the portal once signed in.
+ */
+const signIn = (username: string, options: Parameters<typeof signInToPortal>[3] = {}) =>
+  signInToPortal(browser, campus.gateway.issuer, username, { overHttp: true, ...options });
+
+const logins = new Map<string, Promise<Login>>();
+/** Someone's SDK client at Engineering; each person signs in at the gateway once for the file, not once a client. */
+async function connect(username: string) {
+  if (!logins.has(username)) logins.set(username, login(campus.gateway, username));
+  return connectAs(campus.gateway, campus.nodes.eng, username, await logins.get(username));
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -98,6 +114,24 @@ const announcedWith = (page: Page, text: string) =>
 /** How far, in CSS px, the conversation's messages are scrolled up from their end. */
 const distanceFromEnd = (page: Page) =>
   page.locator('.conversation .messages').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+
+/**
+ * Scrolls the open conversation up as a reader does, again as each page of earlier messages comes (a
+ * scroll while one is loading asks for nothing), until the message with this text shows.
+ */
+async function scrollBackTo(page: Page, text: RegExp): Promise<void> {
+  const scroller = page.locator('.conversation .messages');
+  const shown = page.locator('.message .text', { hasText: text });
+  await expect
+    .poll(
+      async () => {
+        await scroller.evaluate((el) => el.scrollTo({ top: 0 }));
+        return shown.count();
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(1);
+}
 
 /** Where an element's foot is beyond the foot of the conversation's messages on screen (≤ 0: in view). */
 const belowMessages = (page: Page, selector: string) =>
@@ -285,7 +319,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const box = (await recall.boundingBox())!;
     // Her other device is online before the press: a press holds redraws back for a second at most, and
     // signing in within it (over 1 s on a busy machine) let the redraw through before the release.
-    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
+    const laptop = await connect('alice');
     await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await a.mouse.down();
     // Meanwhile her other device edits the message: the change arrives while the button is held.
@@ -529,10 +563,11 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     timeout: 60_000,
   }, async () => {
     const a = alice.page;
-    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    // Written before Dave opens the portal, which finds the new conversation as it starts.
+    await startDirect(a, 'dave', 'Dave Okafor');
+    await send(a, 'Read me, then close the tab');
+    const dave = await signIn('dave');
     try {
-      await startDirect(a, 'dave', 'Dave Okafor');
-      await send(a, 'Read me, then close the tab');
       const item = (page: Page) => page.locator('.conversation-item[aria-label^="Alice Chen,"]');
       await expect.poll(() => item(dave.page).locator('.badge').textContent(), { timeout: 10_000 }).toBe('1');
       await expect.poll(() => statusOf(a, 'Read me, then close'), { timeout: 10_000 }).toBe('delivered');
@@ -599,7 +634,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       .poll(() => a.locator('.message:not(.mine)', { hasText: 'glad to join from Arts' }).count(), { timeout: 10_000 })
       .toBe(1);
     // Dave, of Engineering, gets it too (through the SDK: he has no browser open).
-    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    const dave = await connect('dave');
     try {
       const { conversations } = await dave.sync();
       const group = conversations.find((c) => c.title === 'Robotics <club>');
@@ -622,7 +657,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   }, async () => {
     const a = alice.page;
     // Carol makes it: the conversation list then has no second item naming Dave, whom later tests open.
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     try {
       const usernames = Array.from({ length: 20 }, (_, i) => `student-${String(i).padStart(2, '0')}`);
       // Nobody opens a conversation with an address nobody has: these people exist (without passwords).
@@ -671,7 +706,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('tells the node a message reached it in a small group, and in a group of over 100 members only when read', {
     timeout: 60_000,
   }, async () => {
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     try {
       const hall = Array.from({ length: 101 }, (_, i) => `hall-${String(i).padStart(3, '0')}`);
       await addPeople(campus.gateway, hall);
@@ -709,7 +744,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     timeout: 60_000,
   }, async () => {
     const a = alice.page;
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     try {
       const crowd = Array.from({ length: 228 }, (_, i) => `aud-${String(i).padStart(3, '0')}`);
       await addPeople(campus.gateway, crowd);
@@ -719,7 +754,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       ]);
       // Alice announced something from another device; five read it, one among the first members the page
       // reads and four past them, on receipts her page is never told of.
-      const phone = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
+      const phone = await connect('alice');
       const exam = await phone.send({ conversationId: group.id, text: 'Exam dates are out' });
       phone.close();
       await Promise.all(
@@ -801,7 +836,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   });
 
   it('pages through a long history by scrolling up', { timeout: 60_000 }, async () => {
-    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    const dave = await connect('dave');
     try {
       for (let i = 1; i <= 75; i++) await dave.send({ to: 'alice@eng.campus.test', text: `Line ${i}` });
     } finally {
@@ -817,17 +852,13 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const shown = await a.locator('.message-list > .message').count();
     expect(shown).toBeLessThanOrEqual(31);
     expect(await a.locator('.message', { hasText: /^Line 1\b/ }).count()).toBe(0);
-    for (let i = 0; i < 5 && (await a.locator('.message .text', { hasText: /^Line 1$/ }).count()) === 0; i++) {
-      await a.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
-      await a.waitForTimeout(300);
-    }
-    await expect.poll(() => a.locator('.message .text', { hasText: /^Line 1$/ }).count(), { timeout: 10_000 }).toBe(1);
+    await scrollBackTo(a, /^Line 1$/);
   });
 
   it('after long offline shows the latest messages at once and scrolls back through what it missed', {
     timeout: 90_000,
   }, async () => {
-    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await connect('carol');
     const a = alice.page;
     try {
       for (let i = 1; i <= 5; i++) await carol.send({ to: 'alice@eng.campus.test', text: `Before ${i}` });
@@ -846,13 +877,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       .poll(() => a.locator('.message .text', { hasText: /^Away 160$/ }).count(), { timeout: 15_000 })
       .toBe(1);
     expect(await a.locator('.message .text', { hasText: /^Away 1$/ }).count()).toBe(0);
-    for (let i = 0; i < 12 && (await a.locator('.message .text', { hasText: /^Before 1$/ }).count()) === 0; i++) {
-      await a.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
-      await a.waitForTimeout(300);
-    }
-    await expect
-      .poll(() => a.locator('.message .text', { hasText: /^Before 1$/ }).count(), { timeout: 10_000 })
-      .toBe(1);
+    await scrollBackTo(a, /^Before 1$/);
     // Every message once, in order, with no hole where the gap was.
     const texts = await a.locator('.message-list > .message .text').allTextContents();
     const expected = [
@@ -863,7 +888,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   });
 
   it('works on a phone: one column, back to the list, usable by keyboard', { timeout: 60_000 }, async () => {
-    const phone = await signInToPortal(browser, campus.gateway.issuer, 'bob', { viewport: PHONE, hasTouch: true });
+    const phone = await signIn('bob', { viewport: PHONE, hasTouch: true });
     try {
       const p = phone.page;
       expect(await p.locator('.sidebar').isVisible()).toBe(true);
@@ -972,11 +997,13 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   }, async () => {
     await addPerson(campus.gateway, 'rhea');
     await addPerson(campus.gateway, 'wes');
-    const wes = await connectAs(campus.gateway, campus.nodes.eng, 'wes');
-    const phone = await signInToPortal(browser, campus.gateway.issuer, 'rhea', { viewport: PHONE, hasTouch: true });
-    const p = phone.page;
+    const wes = await connect('wes');
+    let phone: Person | undefined;
     try {
+      // Written before Rhea opens the portal, which finds the new conversation as it starts.
       for (let i = 1; i <= 5; i++) await wes.send({ to: 'rhea@eng.campus.test', text: `Read ${i}` });
+      phone = await signIn('rhea', { viewport: PHONE, hasTouch: true });
+      const p = phone.page;
       await openConversation(p, 'Test wes');
       await expect.poll(() => p.locator('.message .text', { hasText: /^Read 5$/ }).count()).toBe(1);
       // Opening a chat to read it does not focus the message box: a phone's keyboard would cover half the screen.
@@ -1049,7 +1076,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(phone.errors).toEqual([]);
     } finally {
       wes.close();
-      await phone.context.close();
+      await phone?.context.close();
     }
   });
 
@@ -1058,11 +1085,13 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   }, async () => {
     await addPerson(campus.gateway, 'sol');
     await addPerson(campus.gateway, 'tam');
-    const tam = await connectAs(campus.gateway, campus.nodes.eng, 'tam');
-    const sol = await signInToPortal(browser, campus.gateway.issuer, 'sol');
-    const p = sol.page;
+    const tam = await connect('tam');
+    let sol: Person | undefined;
     try {
+      // Written before Sol opens the portal, which finds the new conversation as it starts.
       for (let i = 1; i <= 45; i++) await tam.send({ to: 'sol@eng.campus.test', text: `Note ${i}` });
+      sol = await signIn('sol');
+      const p = sol.page;
       // Read once (all of it shows, from the first unread), then opened again: at its end, the latest 30.
       await openConversation(p, 'Test tam');
       await expect.poll(() => p.locator('.message .text', { hasText: /^Note 45$/ }).count()).toBe(1);
@@ -1092,11 +1121,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(await p.evaluate(() => document.activeElement?.closest('.conversation') !== null)).toBe(true);
 
       // Earlier messages shown on scrolling up are not read out.
-      for (let i = 0; i < 5 && (await p.locator('.message .text', { hasText: /^Note 1$/ }).count()) === 0; i++) {
-        await p.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
-        await p.waitForTimeout(300);
-      }
-      await expect.poll(() => p.locator('.message .text', { hasText: /^Note 1$/ }).count()).toBe(1);
+      await scrollBackTo(p, /^Note 1$/);
       expect(await announcedWith(p, 'Note')).toEqual([]);
       // Nor is one's own message, sending or sent.
       await send(p, 'Got them all');
@@ -1113,14 +1138,14 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(sol.errors).toEqual([]);
     } finally {
       tam.close();
-      await sol.context.close();
+      await sol?.context.close();
     }
   });
 
   it('opens on the conversation list from a link whose address cannot be decoded, at start and later', {
     timeout: 60_000,
   }, async () => {
-    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    const dave = await signIn('dave');
     try {
       const p = dave.page;
       // A link cut short in a chat message: its escape %E0%A4%A is not UTF-8.
@@ -1199,22 +1224,22 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   });
 
   it('notifies of new messages while the tab is hidden, once allowed', { timeout: 40_000 }, async () => {
-    const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
+    // Blocked by the browser (it asks no more): the bell says so and how to allow them, and shows them blocked.
+    const watcher = await signIn('bob', {
+      beforeOpening: (context) =>
+        context.addInitScript(() => {
+          class Blocking {
+            static permission = 'default';
+            static requestPermission = async () => {
+              Blocking.permission = 'denied';
+              return 'denied';
+            };
+          }
+          Object.defineProperty(window, 'Notification', { value: Blocking, configurable: true, writable: true });
+        }),
+    });
     try {
       const p = watcher.page;
-      // Blocked by the browser (it asks no more): the bell says so and how to allow them, and shows them blocked.
-      await watcher.context.addInitScript(() => {
-        class Blocking {
-          static permission = 'default';
-          static requestPermission = async () => {
-            Blocking.permission = 'denied';
-            return 'denied';
-          };
-        }
-        Object.defineProperty(window, 'Notification', { value: Blocking, configurable: true, writable: true });
-      });
-      await p.reload();
-      await p.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
       await p.getByRole('button', { name: 'Turn on notifications' }).click();
       await expect
         .poll(() => p.locator('.toast').textContent())
@@ -1256,7 +1281,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         'New message from Alice Chen: Are you coming to the lab?',
       );
       // A conversation someone starts while the tab is hidden is news too.
-      const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+      const dave = await connect('dave');
       try {
         await dave.send({ to: 'bob@arts.campus.test', text: 'Hi Bob, Dave from EE here' });
       } finally {
@@ -1278,13 +1303,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('shows notifications through its service worker where the page may not (Android), and says when none can be', {
     timeout: 40_000,
   }, async () => {
-    const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
-    type Page = { setVisibility(state: string): void };
-    try {
-      const p = watcher.page;
-      await watcher.context.grantPermissions(['notifications']);
-      // As Chrome on Android: notifications allowed, but the page may not make one (only a service worker may).
-      await watcher.context.addInitScript(() => {
+    // As Chrome on Android: notifications allowed, but the page may not make one (only a service worker may).
+    const android = async (context: BrowserContext) => {
+      await context.grantPermissions(['notifications']);
+      await context.addInitScript(() => {
         const Real = window.Notification;
         class AndroidNotification {
           constructor() {
@@ -1305,8 +1327,11 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
           },
         });
       });
-      await p.reload();
-      await p.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    };
+    const watcher = await signIn('bob', { beforeOpening: android });
+    type Page = { setVisibility(state: string): void };
+    try {
+      const p = watcher.page;
       // Notifications allowed, the page has the gateway's service worker at work, for the whole portal.
       await expect
         .poll(() => p.evaluate(async () => (await navigator.serviceWorker.getRegistration('/'))?.active?.scriptURL), {
@@ -1354,7 +1379,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   });
 
   it('tells someone without a chat domain that chat is not set up for them', { timeout: 30_000 }, async () => {
-    const admin = await signInToPortal(browser, campus.gateway.issuer, 'admin');
+    const admin = await signIn('admin');
     try {
       expect(await admin.page.locator('.conversation-list .empty').textContent()).toContain(
         'Chat is not set up for your account',
@@ -1385,8 +1410,8 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   }, async () => {
     const a = alice.page;
     const b = bob.page;
-    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
-    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    const laptop = await connect('alice');
+    const dave = await connect('dave');
     try {
       const club = await laptop.createGroup('Chess club', ['bob@arts.campus.test', 'dave@eng.campus.test']);
       await openConversation(a, 'Chess club');
