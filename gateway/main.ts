@@ -52,6 +52,10 @@ export type StartOptions = {
   appLogoutRetry?: AppLogoutRetry;
   /** How notices the mail server does not take are tried again (tests shorten it). */
   noticeRetry?: NoticeRetry;
+  /** How often the app logouts and notices waiting are read for those due (every second; tests shorten it). */
+  outboxIntervalMs?: number;
+  /** How long an app's back-channel logout URI is waited for (2.5 s; tests shorten it). */
+  appCallTimeoutMs?: number;
 };
 
 /**
@@ -96,7 +100,14 @@ async function startOn(
   // Security notices go wherever "forgot password" mail goes (in the demo, the log); nowhere without mail.
   // They wait in the outbox until sent, by this process or another over the database.
   const notices = mailer
-    ? securityNotices({ mailer, logger, issuer, context: () => context(null), retry: options.noticeRetry })
+    ? securityNotices({
+        mailer,
+        logger,
+        issuer,
+        context: () => context(null),
+        retry: options.noticeRetry,
+        intervalMs: options.outboxIntervalMs,
+      })
     : undefined;
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
@@ -128,6 +139,7 @@ async function startOn(
     sealer,
     context,
     sessionEnded: () => endedAccess.kick(),
+    appCallTimeoutMs: options.appCallTimeoutMs,
   });
 
   // Apps are told of access ended here or by another process (the CLI): gateway/oidc/app-logouts.ts.
@@ -136,6 +148,7 @@ async function startOn(
     provider: () => oidc.provider(),
     logger,
     retry: options.appLogoutRetry,
+    intervalMs: options.outboxIntervalMs,
   });
 
   http.serve(

@@ -51,6 +51,8 @@ export type ProviderDeps = {
   jwks: JWK[];
   views: ExpressHandlebars;
   logger: Logger;
+  /** How long an app's back-channel logout URI is waited for (oidc-provider's 2.5 s unless set; tests shorten it). */
+  appCallTimeoutMs?: number;
 };
 
 /** Scope `im` is what a domain node (a resource server) grants; `atrium` carries the campus claims. */
@@ -187,9 +189,11 @@ async function turnedOffApp(deps: ProviderDeps, ctx: KoaContextWithOIDC): Promis
  */
 function outgoingFetch(deps: ProviderDeps): Configuration['fetch'] {
   const own = new Set([portalBackchannelLogoutUri(deps.issuer), consoleBackchannelLogoutUri(deps.issuer)]);
+  const timeoutMs = deps.appCallTimeoutMs;
   return (url, options) => {
     if (own.has(String(url))) return globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit);
-    return fetchAppUrl(url, options ?? {}, deps.config.appCalls);
+    const init = timeoutMs === undefined ? (options ?? {}) : { ...options, signal: AbortSignal.timeout(timeoutMs) };
+    return fetchAppUrl(url, init, deps.config.appCalls);
   };
 }
 

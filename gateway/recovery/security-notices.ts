@@ -46,6 +46,8 @@ export type SecurityNoticeDeps = {
   /** Sends from this process; without one, the notices wait in the outbox for a gateway that has one. */
   mailer?: Mailer;
   retry?: NoticeRetry;
+  /** How often the outbox is read for notices due (every second). */
+  intervalMs?: number;
 };
 
 export function securityNotices(deps: SecurityNoticeDeps): NoticeOutbox {
@@ -55,6 +57,7 @@ export function securityNotices(deps: SecurityNoticeDeps): NoticeOutbox {
         mailer: deps.mailer,
         logger: deps.logger,
         retry: deps.retry,
+        intervalMs: deps.intervalMs,
       })
     : null;
   let written = 0;
