@@ -1,12 +1,10 @@
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../core/errors.ts';
-import { isWithin } from '../accounts/scope.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { adminScopeOf, isWithin, scopeCovers } from '../accounts/scope.ts';
 import { unitPathsOf } from '../accounts/memberships.ts';
 import { audit } from '../audit.ts';
-import type { GatewayContext } from '../context.ts';
+import type { Actor, GatewayContext } from '../context.ts';
 import { ROLES, type User } from '../models/index.ts';
-import { ForbiddenError } from '../../core/errors.ts';
-import { isFullAdmin } from '../accounts/scope.ts';
 import { inTransaction } from '../transaction.ts';
 import type { RequirementKind } from '../models/factors.ts';
 
@@ -25,15 +23,38 @@ function parse(input: unknown): Requirement {
   return parsed.data;
 }
 
-// The policy covers everyone, so only a full administrator (or the operator) may change it.
-function assertMayChange(ctx: GatewayContext): void {
-  if (!isFullAdmin(ctx.actor))
-    throw new ForbiddenError('Only campus administrators may change the second-factor policy');
+/**
+ * Who may change a requirement: a campus administrator (or the operator) any; a unit admin one on a unit
+ * they administer or below, which covers only their own people. A role and a unit outside theirs (another
+ * college, or a parent unit of theirs) reach people they do not administer: those stay campus-wide.
+ */
+export function mayChangeRequirement(actor: Actor, requirement: Requirement): boolean {
+  const scope = adminScopeOf(actor);
+  if (scope.all) return true;
+  return requirement.kind === 'unit' && scopeCovers(scope, requirement.value);
 }
 
-/** A requirement as asked for, checked: a known role, or a unit that exists. */
+function assertMayChange(ctx: GatewayContext, requirement: Requirement): void {
+  if (mayChangeRequirement(ctx.actor, requirement)) return;
+  if (requirement.kind === 'role')
+    throw new ForbiddenError(
+      'Only campus administrators may change the second-factor policy of a role: roles are campus-wide. Nothing was changed.',
+    );
+  const scope = adminScopeOf(ctx.actor);
+  const roots = scope.all ? [] : scope.roots;
+  if (roots.length === 0) throw new ForbiddenError('Only campus administrators may change the second-factor policy');
+  throw new ForbiddenError(
+    `Unit ${requirement.value} is not one of the units you administer (${roots.join(', ')} and below): its second-factor policy is set by your campus administrators. Nothing was changed.`,
+  );
+}
+
+/**
+ * A requirement as asked for, checked: one the actor may change (refused before the unit is looked up, so
+ * a refusal says nothing of units outside theirs), naming a known role, or a unit that exists.
+ */
 export async function checkRequirement(ctx: GatewayContext, input: unknown): Promise<Requirement> {
   const requirement = parse(input);
+  assertMayChange(ctx, requirement);
   if (
     requirement.kind === 'unit' &&
     !(await ctx.models.OrgUnit.findOne({ where: { path: requirement.value }, transaction: ctx.tx }))
@@ -45,7 +66,6 @@ export async function checkRequirement(ctx: GatewayContext, input: unknown): Pro
 
 /** Requires a second factor of every person with the role, or in the unit (and the units below it). */
 export async function requireSecondFactor(ctx: GatewayContext, input: unknown): Promise<Requirement> {
-  assertMayChange(ctx);
   return inTransaction(ctx, async (ctx) => {
     const requirement = await checkRequirement(ctx, input);
     const existing = await ctx.models.FactorRequirement.findOne({ where: requirement, transaction: ctx.tx });
@@ -57,8 +77,8 @@ export async function requireSecondFactor(ctx: GatewayContext, input: unknown): 
 }
 
 export async function dropSecondFactorRequirement(ctx: GatewayContext, input: unknown): Promise<Requirement> {
-  assertMayChange(ctx);
   const requirement = parse(input);
+  assertMayChange(ctx, requirement);
   return inTransaction(ctx, async (ctx) => {
     const removed = await ctx.models.FactorRequirement.destroy({ where: requirement, transaction: ctx.tx });
     if (removed === 0)

@@ -4,7 +4,9 @@ import {
   BrowserAgent,
   filledFormWithAction,
   formsOf,
+  htmlText,
   formWithAction,
+  signInThrough,
   submitFilled,
   type Form,
   type Page,
@@ -12,6 +14,8 @@ import {
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { secondFactorRequired } from '../../gateway/factors/policy.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -117,18 +121,104 @@ describe('the console’s second-factor pages', () => {
     expect(page.html).toContain('Nobody yet.');
   });
 
-  it('keeps the policy from a unit admin, who cannot change it', async () => {
-    const page = await engAdmin.navigate(url('/admin/second-factor'));
-    expect(page.status).toBe(403);
-    const own = await admin.navigate(url('/admin/second-factor'));
-    const form = requireForm(own);
-    const posted = await engAdmin.request(url('/admin/second-factor'), {
-      method: 'POST',
-      body: new URLSearchParams({ ...form.fields, kind: 'role', value: 'student' }),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  it('shows a unit admin the campus-wide requirements read-only, and refuses them the rest', async () => {
+    // Campus-wide requirements, a campus administrator's: a role, and another college.
+    let page = await admin.navigate(url('/admin/second-factor'));
+    page = await admin.submit(page, requireForm(page), { kind: 'role', value: 'staff', confirmed: 'yes' });
+    page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/arts', confirmed: 'yes' });
+    expect(removeForms(page)).toHaveLength(2);
+    expect(page.html).not.toContain('Set by your campus administrators');
+
+    // The unit admin sees them read-only, saying whose they are, and may pick only among their own units.
+    page = await engAdmin.navigate(url('/admin/second-factor'));
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<a href="/admin/second-factor" aria-current="page">Second factor</a>');
+    expect(page.html).toContain('everyone with role <span class="tag">staff</span>');
+    expect(page.html).toContain('everyone in unit <span class="unit">campus/arts</span> and below');
+    expect(page.html.match(/Set by your campus administrators/g)).toHaveLength(2);
+    expect(removeForms(page)).toHaveLength(0);
+    expect(page.html).toContain(
+      'You may require a second factor of the people in the units you administer (<span class="unit">campus/eng</span>, and the units below them)',
+    );
+    expect(page.html).not.toContain('id="role"');
+    expect(page.html).not.toContain('/admin/second-factor/passwordless');
+    const picker = /<select id="unit"[^>]*>([\s\S]*?)<\/select>/.exec(page.html)?.[1] ?? '';
+    expect([...picker.matchAll(/<option value="([^"]+)">/g)].map((m) => m[1])).toEqual([
+      'campus/eng',
+      'campus/eng/cs',
+      'campus/eng/ee',
+    ]);
+
+    // Refused on the server too: a role, another college's unit, a parent unit of theirs; nothing changes.
+    const refusals: [Record<string, string>, string][] = [
+      [{ kind: 'role', value: 'student' }, 'Only campus administrators may change the second-factor policy of a role'],
+      [
+        { kind: 'unit', value: 'campus/arts/history' },
+        'Unit campus/arts/history is not one of the units you administer',
+      ],
+      [{ kind: 'unit', value: 'campus' }, 'Unit campus is not one of the units you administer (campus/eng and below)'],
+    ];
+    for (const [requirement, words] of refusals) {
+      for (const action of ['/admin/second-factor', '/admin/second-factor/remove']) {
+        for (const confirmed of ['', 'yes']) {
+          const refused = await engAdmin.submit(page, { ...requireForm(page), action }, { ...requirement, confirmed });
+          expect(refused.status, `${action} ${requirement.value} ${confirmed}`).toBe(403);
+          expect(htmlText(/id="policy-notice"[^>]*>([^<]*)</.exec(refused.html)?.[1] ?? '')).toContain(words);
+        }
+      }
+    }
+    // Dropping a campus administrator's requirement outside their units, as asked for or confirmed.
+    const kept = await engAdmin.submit(
+      page,
+      { ...requireForm(page), action: '/admin/second-factor/remove' },
+      { kind: 'unit', value: 'campus/arts', confirmed: 'yes' },
+    );
+    expect(kept.status).toBe(403);
+    expect(kept.html).toContain('its second-factor policy is set by your campus administrators. Nothing was changed.');
+    expect(await requirements()).toEqual(['role:staff', 'unit:campus/arts']);
+    const passwordless = await engAdmin.submit(
+      page,
+      { ...requireForm(page), action: '/admin/second-factor/passwordless' },
+      { passwordless: 'on', understood: 'yes' },
+    );
+    expect(passwordless.status).toBe(403);
+    expect(await gateway.models.FactorSetting.findByPk('passwordless')).toBeNull();
+  });
+
+  it('lets a unit admin require a second factor of their own units, and drop it again', async () => {
+    // Their own department: the same confirm step, then dave (ee, no factor yet) must set one up at sign-in.
+    let page = await engAdmin.navigate(url('/admin/second-factor'));
+    const dave = await userNamed('dave');
+    expect(await secondFactorRequired(gateway.context(null), dave)).toBe(false);
+    page = await engAdmin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng/ee' });
+    expect(reachOf(page)).toBe(
+      'This covers 2 active people, 1 of them covered already by another requirement. 1 of them has no second factor yet: at their next sign-in, each must set one up (an authenticator app or a passkey) before going on, and cannot skip it.',
+    );
+    page = await engAdmin.submit(page, confirmForm(page, '/admin/second-factor'));
+    expect(page.url).toBe(url('/admin/second-factor'));
+    expect(page.html).toContain('A second factor is now required of unit campus/eng/ee.');
+    expect(await requirements()).toEqual(['role:staff', 'unit:campus/arts', 'unit:campus/eng/ee']);
+    expect(await secondFactorRequired(gateway.context(null), dave)).toBe(true);
+    const signIn = await signInThrough(new BrowserAgent(), url('/account/security'), 'dave', DEMO_PASSWORD);
+    expect(signIn.html).toContain('Your campus requires a second factor for your account.');
+    expect(await secondFactorRequired(gateway.context(null), await userNamed('bob'))).toBe(true);
+
+    // Theirs to drop again, with the same step; audited as theirs.
+    expect(removeForms(page)).toHaveLength(1);
+    page = await engAdmin.submit(page, removeForms(page)[0]!);
+    expect(reachOf(page)).toMatch(/^This requirement covers 2 active people\. 1 of them is covered by no other/);
+    page = await engAdmin.submit(page, confirmForm(page, '/admin/second-factor/remove'));
+    expect(await requirements()).toEqual(['role:staff', 'unit:campus/arts']);
+    const audited = await gateway.models.AuditEvent.findAll({
+      where: { actorName: 'eng-admin' },
+      order: [['id', 'ASC']],
     });
-    expect(posted.status).toBe(403);
-    expect(await gateway.models.FactorRequirement.count()).toBe(0);
+    expect(audited.filter((e) => e.action.startsWith('mfa.')).map((e) => `${e.action} ${e.target}`)).toEqual([
+      'mfa.require unit:campus/eng/ee',
+      'mfa.unrequire unit:campus/eng/ee',
+    ]);
+
+    await gateway.models.FactorRequirement.destroy({ where: {} });
   });
 
   it('shows who has an authenticator, and resets one with an audit entry', async () => {
@@ -213,6 +303,21 @@ function formsCsrf(page: Page): string {
   if (!token) throw new Error('no CSRF token on the page');
   return token;
 }
+
+/** The policy's requirements, as kind:value. */
+const requirements = async () =>
+  (
+    await gateway.models.FactorRequirement.findAll({
+      order: [
+        ['kind', 'ASC'],
+        ['value', 'ASC'],
+      ],
+    })
+  ).map((r) => `${r.kind}:${r.value}`);
+
+/** The "No longer require…" forms of the requirements listed. */
+const removeForms = (page: Page) =>
+  formsOf(page.html).filter((f) => f.action === '/admin/second-factor/remove' && f.fields.confirmed === undefined);
 
 /** The first "require" form (by role); the remove forms' actions start with the same path. */
 function requireForm(page: Page): Form {

@@ -4,13 +4,14 @@ import {
   checkRequirement,
   dropSecondFactorRequirement,
   listRequirements,
+  mayChangeRequirement,
   requireSecondFactor,
   secondFactorRequired,
   type Requirement,
 } from '../../factors/policy.ts';
 import { hasSecondFactor } from '../../factors/passkeys/second-factor-choices.ts';
 import { unitPathsOf } from '../../accounts/memberships.ts';
-import { isWithin } from '../../accounts/scope.ts';
+import { adminScopeOf, isWithin } from '../../accounts/scope.ts';
 import type { GatewayContext } from '../../context.ts';
 import { reachOfAdding, reachOfDropping, type AddingReach, type DroppingReach } from '../../factors/policy-reach.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
@@ -67,7 +68,22 @@ function assertChosen(body: Body): void {
 }
 
 /**
- * The second-factor policy (whom a factor is required of), for full administrators: it covers everyone.
+ * What an administrator sees of the policy: every requirement, each marked whether they may change it
+ * (a unit admin only those on their units), and whom they administer, to say why the others are not theirs.
+ */
+async function policyAsSeenBy(ctx: GatewayContext) {
+  const scope = adminScopeOf(ctx.actor);
+  const requirements = (await listRequirements(ctx)).map((r) => ({
+    ...r,
+    mayChange: mayChangeRequirement(ctx.actor, r),
+  }));
+  return { campusAdmin: scope.all, yourUnits: scope.all ? [] : scope.roots, requirements };
+}
+
+/**
+ * The second-factor policy (whom a factor is required of). A campus administrator changes all of it; a unit
+ * admin requires it of (or drops it from) the units they administer, and sees the rest, campus-wide, read-only.
+ * Passwordless sign-in changes how everyone signs in: campus administrators only.
  * Adding or dropping a requirement is a second step: the page first says whom it reaches and asks.
  */
 export function secondFactorRoutes(kit: ConsoleKit): Router {
@@ -76,6 +92,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
   async function render(req: Request, res: Response, state: PageState = {}) {
     const ctx = kit.context(req);
     const { failure, passwordlessFailure } = state;
+    const policy = await policyAsSeenBy(ctx);
     const passwordless = await passwordlessAllowed(ctx);
     kit.render(
       req,
@@ -84,10 +101,10 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
       {
         title: 'Second factor',
         section: 'second-factor',
-        requirements: await listRequirements(ctx),
+        ...policy,
         passwordless,
         // Whom turning it off leaves without a way in: told before the switch is turned.
-        passkeyOnly: passwordless ? await passkeyOnlyPeople(ctx) : 0,
+        passkeyOnly: passwordless && policy.campusAdmin ? await passkeyOnlyPeople(ctx) : 0,
         passwordlessError: passwordlessFailure?.notice,
         roles: ROLES,
         units: await unitTree(ctx),
@@ -101,9 +118,9 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
     );
   }
 
-  router.get('/second-factor', fullAdminOnly, (req, res) => render(req, res));
+  router.get('/second-factor', (req, res) => render(req, res));
 
-  router.post('/second-factor', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
+  router.post('/second-factor', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const ctx = kit.context(req);
     let state: PageState;
@@ -124,7 +141,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
     await render(req, res, state);
   });
 
-  router.post('/second-factor/remove', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
+  router.post('/second-factor/remove', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const ctx = kit.context(req);
     let state: PageState;
