@@ -1,6 +1,6 @@
 import { Op, QueryTypes } from 'sequelize';
 import { readableByActor } from '../bots/bot-reads.ts';
-import type { NodeContext } from '../context.ts';
+import type { NodeContext, NodeServices } from '../context.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
 import { botNamesFor } from './bot-members.ts';
@@ -41,7 +41,7 @@ const unreadOf = (row: { unread: number | string; mentions: number | string | nu
  * before they joined, nothing where they are not an active member.
  */
 async function unreadCounts(
-  ctx: NodeContext,
+  ctx: NodeServices,
   conversationIds: string[],
   viewers: string[],
 ): Promise<Map<string, UnreadCount>> {
@@ -105,7 +105,7 @@ async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string
 }
 
 /** Active members per conversation (one query for all); a conversation without any is left out. */
-export async function memberCounts(ctx: NodeContext, conversationIds: string[]): Promise<Map<string, number>> {
+export async function memberCounts(ctx: NodeServices, conversationIds: string[]): Promise<Map<string, number>> {
   if (conversationIds.length === 0) return new Map();
   const rows = await ctx.sequelize.query<{ conversation_id: string; n: number | string }>(
     `SELECT conversation_id, COUNT(*) AS n FROM members
@@ -121,7 +121,7 @@ export async function memberCounts(ctx: NodeContext, conversationIds: string[]):
  * then not read for a sync or a reply at all.
  */
 async function rowsForViews(
-  ctx: NodeContext,
+  ctx: NodeServices,
   counts: Map<string, number>,
   conversationIds: string[],
   viewers: string[],
@@ -180,7 +180,7 @@ const FRAMES_PER_SLICE = 200;
  * slices, so that a big group does not hold up everything else on the node meanwhile.
  */
 export async function presentConversationFrames(
-  ctx: NodeContext,
+  ctx: NodeServices,
   conversationId: string,
   viewers: string[],
 ): Promise<Map<string, { view: PresentedConversation; frame: string }>> {

@@ -303,11 +303,7 @@ async function takeTransaction(
   }
   for (const event of outcome.after) await services.bus.publish(event);
   for (const [conversationId, viewers] of outcome.announce) {
-    const views = await presentConversationFrames(
-      { ...services, actor: remoteActor(`system@${origin}`) },
-      conversationId,
-      viewers,
-    );
+    const views = await presentConversationFrames(services, conversationId, viewers);
     for (const [viewer, { frame }] of views)
       await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
 import { uuidv7 } from '../../core/uuid7.ts';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
@@ -42,6 +42,27 @@ describe('direct messages on one domain', () => {
     await expect.poll(() => laptopInbox.map((m) => m.id)).toEqual([ack.messageId]);
     expect(daveInbox[0]!.sender).toBe('alice@eng.campus.test');
     for (const c of [alicePhone, aliceLaptop, dave]) c.close();
+  });
+
+  it('tells the peer of a new conversation with its first message, and of none that was only opened', async () => {
+    await addPerson(gateway, 'erin');
+    const alice = await connectAs(gateway, eng, 'alice');
+    const erin = await connectAs(gateway, eng, 'erin');
+    const told: string[] = [];
+    erin.on('conversation', (c) => told.push(c.id));
+    const opened = await alice.openDirect('erin@eng.campus.test');
+    // Opened and left empty: nothing for Erin's list.
+    await alice.send({ to: 'dave@eng.campus.test', text: 'a barrier through the same node' });
+    expect(told).toEqual([]);
+
+    await alice.send({ conversationId: opened.id, text: 'hello erin' });
+    // Her devices learn of it as it comes, not when their page next asks for the list.
+    await expect.poll(() => told).toEqual([opened.id]);
+    await alice.send({ conversationId: opened.id, text: 'and again' });
+    await alice.send({ to: 'dave@eng.campus.test', text: 'another barrier' });
+    expect(told).toEqual([opened.id]);
+    alice.close();
+    erin.close();
   });
 
   it('counts each acknowledged send, with the time from its arrival to its ack, in /metrics', async () => {
