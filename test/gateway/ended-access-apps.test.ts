@@ -25,9 +25,9 @@ const REDIRECT = 'http://localhost:9/cb';
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 // Short enough for a test: tries 500 ms, then 1 s after a failure, given up after the third.
 const RETRY = { firstDelayMs: 500, maxTries: 3 };
-// An app that does not answer is waited for 1.5 s (2.5 s in production), and what is due is read every
+// An app that does not answer is waited for 2 s (2.5 s in production), and what is due is read every
 // 100 ms (every second): a try comes when it is due.
-const APP_CALL_TIMEOUT_MS = 1_500;
+const APP_CALL_TIMEOUT_MS = 2_000;
 const OUTBOX_INTERVAL_MS = 100;
 
 let gateway: TestGateway;
