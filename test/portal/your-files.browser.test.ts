@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
+import { connectAs } from '../helpers/node.ts';
 import { typedBytes } from '../helpers/typed-bytes.ts';
+import { portalPeople } from './portal-people.ts';
 import { DEFAULT_ATTACHMENT_TYPES } from '../../node/config.ts';
 import {
   chromiumMissing,
@@ -47,19 +48,10 @@ beforeAll(async () => {
   bob = await signIn('bob');
 }, 90_000);
 
-/**
- * Someone in a browser of their own, signed in to the portal. The login form is filled over HTTP (the
- * browser then opens only the portal): what is tried here is the portal once signed in.
- */
-const signIn = (username: string, options: Parameters<typeof signInToPortal>[3] = {}) =>
-  signInToPortal(browser, campus.gateway.issuer, username, { overHttp: true, ...options });
-
-const logins = new Map<string, Promise<Login>>();
-/** Someone's SDK client at Engineering; each person signs in at the gateway once for the file, not once a client. */
-async function connect(username: string) {
-  if (!logins.has(username)) logins.set(username, login(campus.gateway, username));
-  return connectAs(campus.gateway, campus.nodes.eng, username, await logins.get(username));
-}
+const { signIn, connect } = portalPeople(
+  () => campus,
+  () => browser,
+);
 
 afterAll(async () => {
   sdk?.alice.close();
