@@ -2,6 +2,7 @@ import {
   dropSecondFactorRequirement,
   listRequirements,
   requireSecondFactor,
+  type ListedRequirement,
   type Requirement,
 } from '../gateway/factors/policy.ts';
 import {
@@ -23,6 +24,9 @@ function requirementOf(args: Args): { kind: 'role' | 'unit'; value: string } {
 
 const describe = (r: Requirement) =>
   r.kind === 'role' ? `everyone with role ${r.value}` : `everyone in unit ${r.value} and the units below it`;
+
+// A unit admin's requirement, which that unit's admins may drop; a campus administrator's is the default.
+const setBy = (r: ListedRequirement) => (r.setByCampus ? '' : ' (set by a unit admin)');
 
 const describePasswordless = (on: boolean) =>
   on
@@ -62,8 +66,10 @@ export const mfaCommands: CommandGroup = {
       const text =
         requirements.length === 0
           ? 'A second factor is required of nobody (people may still set one up at /account/security). Require one with: atrium mfa require --role admin'
-          : `A second factor is required of:\n${requirements.map((r) => `  ${describe(r)}`).join('\n')}`;
-      return { json: { requirements, passwordless }, text: `${text}\n${describePasswordless(passwordless)}` };
+          : `A second factor is required of:\n${requirements.map((r) => `  ${describe(r)}${setBy(r)}`).join('\n')}`;
+      // The JSON lists whom, as "atrium mfa require" takes it; who set each is for the reader.
+      const whomOnly = requirements.map(({ kind, value }) => ({ kind, value }));
+      return { json: { requirements: whomOnly, passwordless }, text: `${text}\n${describePasswordless(passwordless)}` };
     },
   },
   passwordless: {

@@ -42,6 +42,11 @@ export class FactorRequirement extends Model<
   declare kind: RequirementKind;
   declare value: string;
   declare createdAt: Date;
+  /**
+   * Set by a campus administrator or the operator (true), or by a unit admin (false): a unit admin may drop
+   * only a unit admin's, so a campus administrator's stays until a campus administrator drops it.
+   */
+  declare setByCampus: boolean;
 }
 
 export type FactorModels = {
@@ -84,6 +89,7 @@ export function defineFactorModels(sequelize: Sequelize): FactorModels {
       kind: { type: DataTypes.STRING(8), allowNull: false },
       value: { type: DataTypes.STRING(255), allowNull: false },
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      setByCampus: { type: DataTypes.BOOLEAN, allowNull: false },
     },
     { ...base, tableName: 'factor_requirements' },
   );

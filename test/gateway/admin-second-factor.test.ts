@@ -14,7 +14,9 @@ import {
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
-import { secondFactorRequired } from '../../gateway/factors/policy.ts';
+import { dropSecondFactorRequirement, secondFactorRequired } from '../../gateway/factors/policy.ts';
+import { operator } from '../../gateway/context.ts';
+import { createMigrator } from '../../core/migrator.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
@@ -221,6 +223,70 @@ describe('the console’s second-factor pages', () => {
     await gateway.models.FactorRequirement.destroy({ where: {} });
   });
 
+  it('keeps a campus administrator’s requirement on a unit admin’s units until a campus administrator drops it', async () => {
+    // The campus requires campus/eng; eng's helpdesk requires two of its departments itself.
+    let page = await admin.navigate(url('/admin/second-factor'));
+    page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng', confirmed: 'yes' });
+    page = await engAdmin.navigate(url('/admin/second-factor'));
+    for (const value of ['campus/eng/cs', 'campus/eng/ee'])
+      page = await engAdmin.submit(page, requireForm(page), { kind: 'unit', value, confirmed: 'yes' });
+    expect(await requirements()).toEqual(['unit:campus/eng', 'unit:campus/eng/cs', 'unit:campus/eng/ee']);
+
+    // The campus one shows to them read-only, saying whose it is; only their own may be dropped.
+    expect(policyRow(page, 'campus/eng')).toContain('Set by your campus administrators');
+    expect(policyRow(page, 'campus/eng')).not.toContain('/admin/second-factor/remove');
+    expect(removeForms(page).map((f) => f.fields.value)).toEqual(['campus/eng/cs', 'campus/eng/ee']);
+    // Refused on the server too, asked for or confirmed: it stays, still the campus administrators'.
+    for (const confirmed of ['', 'yes']) {
+      const refused = await engAdmin.submit(
+        page,
+        { ...requireForm(page), action: '/admin/second-factor/remove' },
+        { kind: 'unit', value: 'campus/eng', confirmed },
+      );
+      expect(refused.status, `confirmed: ${confirmed}`).toBe(403);
+      expect(htmlText(/id="policy-notice"[^>]*>([^<]*)</.exec(refused.html)?.[1] ?? '')).toBe(
+        'Your campus administrators require a second factor of unit campus/eng: only they may drop that requirement. Nothing was changed.',
+      );
+    }
+    // Requiring it again themselves changes nothing: it does not become theirs to drop.
+    page = await engAdmin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng', confirmed: 'yes' });
+    expect(await setByCampus()).toEqual({ 'campus/eng': true, 'campus/eng/cs': false, 'campus/eng/ee': false });
+    expect(removeForms(page)).toHaveLength(2);
+
+    // Their own is theirs to drop.
+    page = await engAdmin.submit(page, formWithAction(page, '/admin/second-factor/remove'), {
+      kind: 'unit',
+      value: 'campus/eng/ee',
+      confirmed: 'yes',
+    });
+    expect(page.html).toContain('A second factor is no longer required of unit campus/eng/ee.');
+    expect(await requirements()).toEqual(['unit:campus/eng', 'unit:campus/eng/cs']);
+
+    // A campus administrator sees which is a unit admin's, and may drop it; requiring one makes it theirs.
+    page = await admin.navigate(url('/admin/second-factor'));
+    expect(policyRow(page, 'campus/eng/cs')).toContain('(set by a unit admin)');
+    expect(policyRow(page, 'campus/eng')).not.toContain('set by a unit admin');
+    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'), {
+      kind: 'unit',
+      value: 'campus/eng/cs',
+      confirmed: 'yes',
+    });
+    expect(await requirements()).toEqual(['unit:campus/eng']);
+    page = await engAdmin.navigate(url('/admin/second-factor'));
+    page = await engAdmin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng/ee', confirmed: 'yes' });
+    page = await admin.navigate(url('/admin/second-factor'));
+    page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng/ee', confirmed: 'yes' });
+    expect(await setByCampus()).toEqual({ 'campus/eng': true, 'campus/eng/ee': true });
+    page = await engAdmin.navigate(url('/admin/second-factor'));
+    expect(removeForms(page)).toHaveLength(0);
+
+    // The operator (atrium mfa unrequire) drops any.
+    const asOperator = { ...gateway.context(null), actor: operator('test') };
+    for (const value of ['campus/eng', 'campus/eng/ee'])
+      await dropSecondFactorRequirement(asOperator, { kind: 'unit', value });
+    expect(await requirements()).toEqual([]);
+  });
+
   it('shows who has an authenticator, and resets one with an audit entry', async () => {
     await enrol('alice');
     const list = await admin.navigate(url('/admin/users?q=alice'));
@@ -283,6 +349,24 @@ describe('the console’s second-factor pages', () => {
   });
 });
 
+describe('upgrading to requirements that say who set them', () => {
+  it('counts a requirement from before as a campus administrator’s, which a unit admin may not drop', async () => {
+    // Last in this file: it takes the database back a version. Before it, only campus administrators and
+    // the operator set requirements.
+    const migrator = createMigrator(gateway.sequelize, 'gateway');
+    await migrator.down({ to: '0033-requirement-set-by.ts' });
+    await gateway.sequelize.query(
+      "INSERT INTO factor_requirements (kind, value, created_at) VALUES ('unit', 'campus/eng/cs', :at)",
+      { replacements: { at: new Date() } },
+    );
+    await migrator.up();
+    expect(await setByCampus()).toEqual({ 'campus/eng/cs': true });
+    const page = await engAdmin.navigate(url('/admin/second-factor'));
+    expect(policyRow(page, 'campus/eng/cs')).toContain('Set by your campus administrators');
+    expect(removeForms(page)).toHaveLength(0);
+  });
+});
+
 /** What the confirmation step says of whom the change reaches. */
 const reachOf = (page: Page) =>
   /<p id="policy-reach">([^<]*)<\/p>/
@@ -314,6 +398,18 @@ const requirements = async () =>
       ],
     })
   ).map((r) => `${r.kind}:${r.value}`);
+
+/** Who set each requirement on a unit: a campus administrator (true) or a unit admin (false). */
+const setByCampus = async () =>
+  Object.fromEntries(
+    (await gateway.models.FactorRequirement.findAll({ where: { kind: 'unit' }, order: [['value', 'ASC']] })).map(
+      (r) => [r.value, Boolean(r.setByCampus)],
+    ),
+  );
+
+/** The policy table's row of a unit's requirement. */
+const policyRow = (page: Page, unit: string) =>
+  new RegExp(`<span class="unit">${unit}</span> and below[\\s\\S]*?</tr>`).exec(page.html)?.[0] ?? '';
 
 /** The "No longer require…" forms of the requirements listed. */
 const removeForms = (page: Page) =>

@@ -1,10 +1,11 @@
 import { Router, type Request, type Response } from 'express';
 import { ROLES } from '../../models/index.ts';
 import {
+  checkDroppable,
   checkRequirement,
   dropSecondFactorRequirement,
   listRequirements,
-  mayChangeRequirement,
+  mayDropRequirement,
   requireSecondFactor,
   secondFactorRequired,
   type Requirement,
@@ -19,7 +20,7 @@ import { bodyOf, formBody, formFailure, text, type Body, type FormFailure } from
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { passkeyOnlyPeople, passwordlessAllowed, setPasswordless } from '../../factors/passkeys/passwordless-policy.ts';
-import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { ValidationError } from '../../../core/errors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 
 type Kind = 'role' | 'unit';
@@ -68,21 +69,22 @@ function assertChosen(body: Body): void {
 }
 
 /**
- * What an administrator sees of the policy: every requirement, each marked whether they may change it
- * (a unit admin only those on their units), and whom they administer, to say why the others are not theirs.
+ * What an administrator sees of the policy: every requirement, each marked whether they may drop it (a unit
+ * admin only a unit admin's on their units), and whom they administer, to say why the others are not theirs.
  */
 async function policyAsSeenBy(ctx: GatewayContext) {
   const scope = adminScopeOf(ctx.actor);
   const requirements = (await listRequirements(ctx)).map((r) => ({
     ...r,
-    mayChange: mayChangeRequirement(ctx.actor, r),
+    mayDrop: mayDropRequirement(ctx.actor, r),
   }));
   return { campusAdmin: scope.all, yourUnits: scope.all ? [] : scope.roots, requirements };
 }
 
 /**
  * The second-factor policy (whom a factor is required of). A campus administrator changes all of it; a unit
- * admin requires it of (or drops it from) the units they administer, and sees the rest, campus-wide, read-only.
+ * admin requires it of the units they administer (and drops what unit admins required there), and sees the
+ * rest read-only: campus-wide ones, and what campus administrators required of their units.
  * Passwordless sign-in changes how everyone signs in: campus administrators only.
  * Adding or dropping a requirement is a second step: the page first says whom it reaches and asks.
  */
@@ -151,9 +153,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         setFlash(req, `A second factor is no longer required of ${dropped.kind} ${dropped.value}.`);
         return res.redirect(303, '/admin/second-factor');
       }
-      const requirement = await checkRequirement(ctx, requirementInput(body));
-      if (!(await listRequirements(ctx)).some((r) => r.kind === requirement.kind && r.value === requirement.value))
-        throw new NotFoundError(`A second factor is not required of ${requirement.kind} ${requirement.value}`);
+      const requirement = await checkDroppable(ctx, requirementInput(body));
       const you = await youIn(ctx, requirement);
       state = { dropping: { requirement, reach: await reachOfDropping(ctx, requirement), you } };
     } catch (error) {
