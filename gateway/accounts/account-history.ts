@@ -76,7 +76,7 @@ async function historyWhere(ctx: GatewayContext, user: User): Promise<WhereOptio
  * college's admin): the console shows them those usernames nowhere else, and who in central IT acted is
  * theirs to ask of a campus administrator. A campus administrator reads every username.
  */
-async function actorNames(ctx: GatewayContext, scope: AdminScope, events: AuditEvent[]): Promise<Set<string>> {
+export async function actorNames(ctx: GatewayContext, scope: AdminScope, events: AuditEvent[]): Promise<Set<string>> {
   if (scope.all) return new Set();
   const ids = [...new Set(events.flatMap((e) => (e.actorId ? [e.actorId] : [])))];
   if (ids.length === 0) return new Set();
@@ -121,6 +121,29 @@ function parsed(details: string | null): Details {
 }
 
 /**
+ * One entry about `user` in the words of their account history, for a reader of `scope` (`named`: the
+ * actors they may read the usernames of, from actorNames). Only an action of HISTORY_ACTIONS has words.
+ */
+export function historyEntry(
+  ctx: GatewayContext,
+  scope: AdminScope,
+  user: User,
+  event: AuditEvent,
+  named: Set<string>,
+): HistoryEntry {
+  const details = parsed(event.details);
+  return {
+    at: event.at.toISOString(),
+    what: HISTORY_WORDS[event.action]!(details, event.outcome, (path) => scopeCovers(scope, path)),
+    by: byWhom(ctx, user, event, named, scope),
+    failed: event.outcome === 'failure',
+    ip: event.ip,
+    device: typeof details.device === 'string' ? atSentenceStart(details.device) : null,
+    until: untilOf(event, details),
+  };
+}
+
+/**
  * A person's account history, newest first, a page of 20 at a time, for whoever may manage them (the
  * same refusal as their console page). Each entry in words from the fields about them alone: of units,
  * only those the reader administers are named. No recorded details are shown as such.
@@ -143,18 +166,6 @@ export async function accountHistory(ctx: GatewayContext, userId: string, page: 
     transaction: ctx.tx,
   });
   const named = await actorNames(ctx, scope, events);
-  const shown = (path: string) => scopeCovers(scope, path);
-  const entries = events.map((event) => {
-    const details = parsed(event.details);
-    return {
-      at: event.at.toISOString(),
-      what: HISTORY_WORDS[event.action]!(details, event.outcome, shown),
-      by: byWhom(ctx, user, event, named, scope),
-      failed: event.outcome === 'failure',
-      ip: event.ip,
-      device: typeof details.device === 'string' ? atSentenceStart(details.device) : null,
-      until: untilOf(event, details),
-    };
-  });
+  const entries = events.map((event) => historyEntry(ctx, scope, user, event, named));
   return { entries, page: shownPage, pages, total };
 }

@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operator } from '../../gateway/context.ts';
-import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { audit } from '../../gateway/audit.ts';
+import { operator, type Actor } from '../../gateway/context.ts';
+import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
 import { updateDomain } from '../../gateway/domains/domains.ts';
 import { htmlText, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import type { User } from '../../gateway/models/index.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -135,5 +137,91 @@ describe('the audit log as people read it', () => {
     expect(app).toContain('owner unit: none');
     expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page.html).not.toContain('<script>');
+  });
+});
+
+describe("a unit admin's audit log: what happened to their people's accounts", () => {
+  let engAdmin: BrowserAgent;
+  let lena: User;
+  const engOpen = (path: string) => engAdmin.navigate(url(path));
+  /** An administrator acting as the console would make them, by username. */
+  const as = async (username: string, unitPaths: string[]) => {
+    const user = (await gateway.models.User.findOne({ where: { username } }))!;
+    const actor: Actor = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths };
+    return { ...gateway.context(null), actor };
+  };
+  const anonymous = () => ({ ...gateway.context(null), actor: { kind: 'anonymous' } as const });
+  const locked = (target: string) =>
+    audit(anonymous(), {
+      action: 'account.locked',
+      target,
+      details: { until: new Date(Date.now() + 600_000).toISOString() },
+    });
+
+  beforeAll(async () => {
+    // A sign-in refused under a name before anyone had it was nobody's (as in account history).
+    await audit(anonymous(), {
+      action: 'login',
+      target: 'nina',
+      outcome: 'failure',
+      details: { reason: 'wrong_password' },
+    });
+    await addPerson(gateway, 'nina');
+    lena = await addPerson(gateway, 'lena');
+    await addPerson(gateway, 'mika', { units: ['campus/eng/ee'] });
+    await addPerson(gateway, 'otto', { units: ['campus/arts/history'] });
+    await addPerson(gateway, 'split', { units: ['campus/eng/cs', 'campus/arts/music'] });
+    await locked('lena');
+    await locked('otto');
+    await locked('split');
+    await resetPassword(await as('admin', []), 'mika', 'a helpdesk password 51');
+    await resetPassword(await as('eng-admin', ['campus/eng']), 'lena', 'a helpdesk password 52');
+    await resetPassword(await as('admin', []), 'otto', 'a helpdesk password 53');
+    // An app whose slug is a person's username: not about the person (nor is the domain change above).
+    await audit({ ...gateway.context(null), actor: operator('ops') }, { action: 'app.register', target: 'lena' });
+    engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
+  });
+
+  it("lists their people's lockouts and resets in account history's words, and nobody else's", async () => {
+    const page = await engOpen('/admin/audit');
+    const list = rows(page);
+    expect(list.find((r) => r.includes('lena Test lena Locked'))).toContain(
+      'Locked after too many wrong passwords, until',
+    );
+    expect(list.find((r) => r.includes('mika Test mika'))).toContain('Password reset (their sessions ended)');
+    // Actors as account history names them: a campus administrator is "an administrator".
+    expect(list.find((r) => r.includes('mika Test mika'))).toContain('an administrator');
+    expect(list.find((r) => r.includes('lena Test lena Password reset'))).toContain('eng-admin');
+    expect(list.join('\n')).not.toMatch(/otto|split|app\.register|eng\.campus\.test|domain/);
+    expect(page.html).toContain(`href="/admin/users/${lena.id}"`);
+    expect(page.html).not.toMatch(/<details>|&quot;until&quot;|"until"/);
+    expect(rows(await engOpen('/admin/audit?action=account.locked'))).toHaveLength(1);
+  });
+
+  it('shows nothing of someone outside their people when a filter names them', async () => {
+    for (const outsider of ['otto', 'split', 'admin', 'nobody-at-all']) {
+      const page = await engOpen(`/admin/audit?target=${outsider}`);
+      expect(rows(page)).toEqual([]);
+      expect(page.html).toContain('No events match.');
+      expect(page.html).toContain(`No one you manage is called “${outsider}”`);
+    }
+    const byAdmin = await engOpen('/admin/audit?actor=admin');
+    expect(rows(byAdmin)).toEqual([]);
+    expect(byAdmin.html).toContain('show as “an administrator”');
+    const lenas = rows(await engOpen('/admin/audit?target=lena'));
+    expect(lenas.length).toBeGreaterThanOrEqual(3);
+    expect(lenas.every((r) => r.includes('lena Test lena'))).toBe(true);
+    expect(rows(await engOpen('/admin/audit?target=nina'))).toEqual([expect.stringContaining('Account created')]);
+    const mine = rows(await engOpen('/admin/audit?actor=eng-admin&action=user.reset_password'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toContain('lena Test lena Password reset');
+  });
+
+  it("leaves the campus administrator's log as it was: every entry, with its details", async () => {
+    const page = await open('/admin/audit?target=otto&action=account.locked');
+    const [row] = rows(page);
+    expect(row).toMatch(/ UTC anonymous account\.locked otto success /);
+    expect(page.html).not.toContain('id="unit-activity"');
+    expect(rows(await open('/admin/audit?action=app.register&target=lena'))).toHaveLength(1);
   });
 });

@@ -1,6 +1,9 @@
 import { Router, type Request } from 'express';
+import { ForbiddenError } from '../../../core/errors.ts';
 import { AUDIT_FILTER_MAX, listAuditEvents } from '../../accounts/list-audit-events.ts';
-import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
+import { canAdminister, isFullAdmin } from '../../accounts/scope.ts';
+import { listUnitActivity } from '../../accounts/unit-activity.ts';
+import type { ConsoleKit } from '../kit.ts';
 import { pageRequest, readPageAsked } from '../paging.ts';
 
 type Filter = { action: string; actor: string; target: string };
@@ -26,18 +29,24 @@ function filterOf(req: Request): { filter: Filter; notices: string[] } {
 }
 
 /**
- * The audit log, for full administrators only (see listAuditEvents for why unit admins do not get a
- * filtered view). Paged as the users list is: a page that is no number, or past the last, is said so.
+ * The audit log. A campus administrator reads every entry with its recorded details; a unit admin reads
+ * what happened to the accounts of the people they manage, in the words of each one's account history
+ * (unit-activity.ts). Paged as the users list is: a page that is no number, or past the last, is said so.
  */
 export function auditRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
-  router.get('/audit', fullAdminOnly, async (req, res) => {
+  router.get('/audit', async (req, res) => {
+    const ctx = kit.context(req);
+    if (!canAdminister(ctx.actor)) throw new ForbiddenError('Only administrators may open this page.');
+    const full = isFullAdmin(ctx.actor);
     const { filter, notices } = filterOf(req);
     const asked = pageRequest(req.query);
-    const { result, notice } = await readPageAsked(asked, (page) =>
-      listAuditEvents(kit.context(req), { ...filter, page, pageSize: asked.pageSize }),
-    );
+    const read = (page: number) => {
+      const query = { ...filter, page, pageSize: asked.pageSize };
+      return full ? listAuditEvents(ctx, query) : listUnitActivity(ctx, query);
+    };
+    const { result, notice } = await readPageAsked<Awaited<ReturnType<typeof read>>>(asked, read);
     const link = (page: number) => {
       const params = new URLSearchParams();
       if (filter.action) params.set('action', filter.action);
@@ -47,11 +56,14 @@ export function auditRoutes(kit: ConsoleKit): Router {
       params.set('page', String(page));
       return `/admin/audit?${params}`;
     };
+    const refused = 'refused' in result ? result.refused : null;
     kit.render(req, res, 'audit', {
       title: 'Audit log',
       section: 'audit',
+      unitView: !full,
       filter,
       result,
+      refused,
       pageNotice: [...notices, notice].filter(Boolean).join(' ') || null,
       prev: result.page > 1 ? link(result.page - 1) : null,
       next: result.page < result.pages ? link(result.page + 1) : null,
