@@ -83,7 +83,8 @@ async function targetWhere(ctx: GatewayContext, target: string): Promise<WhereOp
 /**
  * The audit log, newest first, filtered by action, by actor (username or id) and by target. Full
  * administrators only: entries carry details across units (an edit's before and after, a failed login's
- * typed name), so no filter could promise a unit admin sees nothing from outside their units.
+ * typed name), so no filter could promise a unit admin sees nothing from outside their units. A unit admin
+ * reads the entries about the people they manage, in words, instead (unit-activity.ts).
  */
 export async function listAuditEvents(ctx: GatewayContext, query: unknown): Promise<AuditPage> {
   assertFullAdmin(ctx.actor);

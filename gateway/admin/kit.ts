@@ -21,7 +21,7 @@ export function createKit(context: (req: Request) => GatewayContext, csrf: Csrf)
 }
 
 /**
- * For pages that are not a unit admin's business at all (domains, the audit log). A unit admin is an
+ * For pages that are not a unit admin's business at all (domains, directories, federation). A unit admin is an
  * administrator too, of their units: the refusal names whom the page is for.
  */
 export function fullAdminOnly(req: Request, _res: Response, next: NextFunction): void {
