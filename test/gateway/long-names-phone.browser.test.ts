@@ -6,7 +6,7 @@ import * as client from 'openid-client';
 import { addPerson, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { pageErrors } from '../helpers/page-errors.ts';
-import { chromiumMissing, launchChromium, PHONE } from '../portal/browser.ts';
+import { chromiumMissing, launchChromium, PHONE, smallTargets } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let appServer: Server;
@@ -79,11 +79,15 @@ describe.skipIf(chromiumMissing)('long names on a phone', () => {
     const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
     const lena = await phone();
     await lena.page.goto(url('/account/security'));
+    // Every button of the sign-in page is a thumb's size on a phone.
+    expect(await smallTargets(lena.page, 'main button, .card button')).toEqual([]);
     await passwordStep(lena.page, 'lena');
     await lena.page.waitForURL(url('/account/security'));
     await lena.page.fill('#passkey-name', LONG_NAME);
     await lena.page.click('#add-passkey button[type=submit]');
     await expect.poll(() => lena.page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+    // Download, Copy and the way back: each a thumb's size.
+    expect(await smallTargets(lena.page, 'button, .link-row a')).toEqual([]);
     expect(await passkeyNames('lena')).toEqual([LONG_NAME]);
 
     // The app, allowed: it is listed under "Apps you allowed", and under the device that signed in to it.

@@ -908,6 +908,13 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         [],
       );
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      // And whom to mention: each suggestion is a row a thumb can pick.
+      const input = p.locator('.conversation .composer-input');
+      await input.pressSequentially('@ali');
+      const suggested = p.locator('.suggestions:not([hidden]) [role=option]');
+      await expect.poll(() => suggested.count()).toBeGreaterThan(0);
+      expect((await suggested.first().boundingBox())!.height).toBeGreaterThanOrEqual(44);
+      await input.fill('');
       // So are a file shared there, a picture and the picture viewer's buttons.
       await p.locator('.conversation input[type=file]').setInputFiles([
         { name: '<v2> draft.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') },
