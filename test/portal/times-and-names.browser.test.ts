@@ -43,6 +43,8 @@ const inHerZone = (at: Date, options: Intl.DateTimeFormatOptions) =>
   new Intl.DateTimeFormat('en-GB', { ...options, timeZone: ZONE }).format(at);
 const clock = (at: Date) => inHerZone(at, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
+/** A long message, as someone pastes a whole notice: ~4,000 characters. */
+const OLD_NEWS = `Old news, and then ${'the whole notice again '.repeat(170)}`;
 const NOTE = 'Yesterday’s <b>note</b>: the Note is due';
 
 describe.skipIf(chromiumMissing)('what the portal tells about when, where and who', () => {
@@ -61,7 +63,7 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
       lawEntry(court, 2, { text: NOTE }, { at: yesterday }),
       lawEntry(court, 3, { text: 'Today, @alice, you open', mentions: [ALICE] }, { at: now }),
       lawGroup(reading, 'Reading group', [ALICE]),
-      lawEntry(reading, 1, { text: 'Old news' }, { at: threeDaysAgo }),
+      lawEntry(reading, 1, { text: OLD_NEWS }, { at: threeDaysAgo }),
     ];
     expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 6 } });
 
@@ -80,6 +82,11 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     expect(await courtItem.locator('.mention-mark').allTextContents()).toEqual(['@you']);
     expect(await courtItem.getAttribute('aria-label')).toContain('mentions you');
     expect(await readingItem.locator('.mention-mark').count()).toBe(0);
+    // A long last message is read out as the list shows it, its start, not all 4,000 characters of it.
+    const spoken = (await readingItem.getAttribute('aria-label'))!;
+    expect(spoken).toMatch(/^Reading group, group, .*Old news, and then /);
+    expect(spoken.length).toBeLessThan(250);
+    expect(spoken.endsWith('…')).toBe(true);
 
     // The conversation: each message at its time, with the day in full on hover, under a line per day.
     await openConversation(a, 'Moot court');

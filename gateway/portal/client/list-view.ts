@@ -35,6 +35,17 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
   return entry.conv.kind === 'group' || message.sender === entry.me ? `${who}: ${what}` : what;
 }
 
+/** The characters of a last message a screen reader reads out in the list, as the eye reads its first line. */
+const SPOKEN_PREVIEW = 140;
+
+/** A long last message's start, cut at a word and marked cut: the list's label, not the message, is read out. */
+function spokenPreview(text: string): string {
+  const characters = [...text];
+  if (characters.length <= SPOKEN_PREVIEW) return text;
+  const start = characters.slice(0, SPOKEN_PREVIEW).join('');
+  return `${start.replace(/\s+\S*$/u, '') || start}…`;
+}
+
 /**
  * Whether a message the person has not read yet mentions them, as the node counts them among all the
  * unread (the page holds only the latest page of a conversation after a long absence). Of a node that
@@ -184,7 +195,7 @@ function describeItem(chat: Chat, entry: Entry, tags: Map<string, string> | null
     presence ? presenceLabel(chat, entry, peer!) : null,
     unread > 0 ? `${unread} unread` : null,
     mentioned ? 'mentions you' : null,
-    text,
+    spokenPreview(text),
   ]
     .filter(Boolean)
     .join(', ');
