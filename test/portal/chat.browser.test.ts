@@ -908,6 +908,39 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         [],
       );
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      // Turned on its side (844×390, both columns), the top bar stays one line and the conversation's head
+      // and message box keep to a thumb's height: the messages get most of the height, and still 44 px targets.
+      await p.setViewportSize({ width: 844, height: 390 });
+      const sideways = await p.evaluate(() => {
+        const height = (selector: string) => document.querySelector(selector)!.getBoundingClientRect().height;
+        // Words in the top bar that take two lines ("Atrium / University", "New / chat").
+        const texts = document.createTreeWalker(document.querySelector('.topbar')!, NodeFilter.SHOW_TEXT);
+        const wrapped: string[] = [];
+        for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+          const range = document.createRange();
+          range.selectNodeContents(node);
+          if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1)
+            wrapped.push(node.textContent!);
+        }
+        return {
+          topbar: height('.topbar'),
+          messages: height('.conversation .messages'),
+          scroll: document.documentElement.scrollWidth,
+          wrapped,
+        };
+      });
+      expect(sideways.wrapped).toEqual([]);
+      expect(sideways.topbar).toBeLessThan(56);
+      expect(sideways.messages).toBeGreaterThanOrEqual(390 * 0.55);
+      expect(sideways.scroll).toBeLessThanOrEqual(844);
+      expect(await p.locator('.sidebar').isVisible()).toBe(true);
+      expect(
+        await smallTargets(
+          p,
+          '.topbar a, .topbar button, .conversation-head button, .composer button, .composer textarea',
+        ),
+      ).toEqual([]);
+      await p.setViewportSize(PHONE);
       // And whom to mention: each suggestion is a row a thumb can pick.
       const input = p.locator('.conversation .composer-input');
       await input.pressSequentially('@ali');
