@@ -17,29 +17,36 @@ export function csrfToken(req: Request): string {
 /**
  * Every form post must carry the session's token: another site can neither read nor guess it. A post
  * from a page whose session has ended meanwhile (signed out, or the gateway ended it over the back
- * channel) is told so, with the way back in, rather than blamed on an expired form.
+ * channel) is told so, with the way back in, rather than blamed on an expired form. `chatUrl` is the
+ * campus chat the pages link back to.
  */
-export function checkCsrf(req: Request, res: Response, next: NextFunction): void {
-  if (!req.user) {
-    const why = req.session.endedByCampus
-      ? 'Your campus sign-in ended (signed out elsewhere, or by an administrator), so nothing was sent.'
-      : 'Your session here has ended, so nothing was sent.';
-    res
-      .status(401)
-      .type('html')
-      .send(
-        page('Signed out', html`<h1>You are signed out</h1><p>${why}</p><p><a href="/login">Sign in again</a></p>`),
-      );
-    return;
-  }
-  const expected = Buffer.from(req.session.csrf ?? '');
-  const given = Buffer.from(typeof req.body?._csrf === 'string' ? req.body._csrf : '');
-  if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    res
-      .status(403)
-      .type('text/plain')
-      .send('This form has expired or did not come from this site; go back and reload it.');
-    return;
-  }
-  next();
-}
+export const csrfCheck =
+  (chatUrl: string) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    if (!req.user) {
+      const why = req.session.endedByCampus
+        ? 'Your campus sign-in ended (signed out elsewhere, or by an administrator), so nothing was sent.'
+        : 'Your session here has ended, so nothing was sent.';
+      res
+        .status(401)
+        .type('html')
+        .send(
+          page(
+            'Signed out',
+            html`<h1>You are signed out</h1><p>${why}</p><p><a href="/login">Sign in again</a></p>`,
+            chatUrl,
+          ),
+        );
+      return;
+    }
+    const expected = Buffer.from(req.session.csrf ?? '');
+    const given = Buffer.from(typeof req.body?._csrf === 'string' ? req.body._csrf : '');
+    if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      res
+        .status(403)
+        .type('text/plain')
+        .send('This form has expired or did not come from this site; go back and reload it.');
+      return;
+    }
+    next();
+  };

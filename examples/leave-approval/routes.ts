@@ -7,7 +7,7 @@ import { approverFor, isApprover } from './approvers.ts';
 import type { Auth, Person } from './auth.ts';
 import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
-import { checkCsrf, csrfToken } from './csrf.ts';
+import { csrfCheck, csrfToken } from './csrf.ts';
 import { approverOf } from './cards.ts';
 import { isCalendarDay, machineTimeZone, readableDay, todayIn } from './dates.ts';
 import { decide } from './decide.ts';
@@ -122,7 +122,7 @@ ${toDecide.length > 0 || isApprover(deps.config.approvers, person.address) ? htm
   res
     .status(state.status ?? 200)
     .type('html')
-    .send(page('Leave', body));
+    .send(page('Leave', body, deps.config.gatewayIssuer));
 }
 
 const signInLink = html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`;
@@ -158,14 +158,16 @@ export function leaveRoutes(deps: Deps): Router {
   const router = Router();
   const verify = createCallbackVerifier({ secret: deps.config.callbackSecret });
   const verifyLogout = createLogoutVerifier(deps.auth, deps.config.clientId);
+  const checkCsrf = csrfCheck(deps.config.gatewayIssuer);
 
   router.get('/', async (req, res) => {
     if (personOf(req)) return home(req, res, deps);
     // Not signed in again silently: the campus ended this sign-in, and says so until the person signs in.
-    if (req.session.endedByCampus) return res.type('html').send(page('Signed out', campusEnded));
+    if (req.session.endedByCampus)
+      return res.type('html').send(page('Signed out', campusEnded, deps.config.gatewayIssuer));
     if (req.session.signedOut || req.session.signInNeeded) {
       delete req.session.signInNeeded;
-      return res.type('html').send(page('Sign in', signInLink));
+      return res.type('html').send(page('Sign in', signInLink, deps.config.gatewayIssuer));
     }
     // Opened from the workbench: the gateway answers at once, without a page, for someone signed in there.
     res.redirect(await deps.auth.signInUrl(req, { prompt: 'none' }));

@@ -282,6 +282,16 @@ describe('the leave-approval example app', () => {
     const opened = await agent.navigate(`${appUrl}/login`);
     expect(opened.url).toBe(`${appUrl}/`);
     expect(text(opened)).toContain('Signed in as Alice Chen');
+    // Opened in a tab of its own from the workbench, it links back to the campus chat (the gateway's portal);
+    // its buttons, fields and lone links are a thumb's size (44 px).
+    const back = /<a class="back" href="([^"]+)">Back to campus chat<\/a>/.exec(opened.html)?.[1];
+    expect(back).toBe(`${gateway.issuer}/`);
+    const portal = await agent.navigate(back!);
+    expect(portal.status).toBe(200);
+    expect(portal.url).toBe(`${gateway.issuer}/`);
+    expect(portal.html).toContain('class="portal"');
+    for (const tapped of ['input,textarea{', 'button{', '.back,main p>a:only-child{'])
+      expect(opened.html).toMatch(new RegExp(`${tapped.replace(/[.{>]/g, '\\$&')}[^}]*min-height:44px`));
     // Signing out of the app can end the gateway session too (RP-initiated logout).
     const out = await agent.submit(opened, formWithAction(opened, '/logout'));
     expect(out.url).toContain('/session/end');
