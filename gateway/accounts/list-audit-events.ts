@@ -14,7 +14,8 @@ export type { PresentedAuditEvent } from './present-audit-event.ts';
  */
 export const AUDIT_FILTER_MAX = { action: 64, actor: 200, target: 255 } as const;
 
-const querySchema = z.object({
+/** An audit page's filters and paging as the address gives them (the campus's log and a unit admin's alike). */
+export const auditQuerySchema = z.object({
   action: z.string().trim().max(AUDIT_FILTER_MAX.action).optional().default(''),
   actor: z.string().trim().max(AUDIT_FILTER_MAX.actor).optional().default(''),
   target: z.string().trim().max(AUDIT_FILTER_MAX.target).optional().default(''),
@@ -88,7 +89,7 @@ async function targetWhere(ctx: GatewayContext, target: string): Promise<WhereOp
  */
 export async function listAuditEvents(ctx: GatewayContext, query: unknown): Promise<AuditPage> {
   assertFullAdmin(ctx.actor);
-  const { action, actor, target, page, pageSize } = parseInput(querySchema, query);
+  const { action, actor, target, page, pageSize } = parseInput(auditQuerySchema, query);
   const { AuditEvent } = ctx.models;
   const where: WhereOptions<AuditEvent>[] = [];
   if (action) where.push(actionWhere(ctx.sequelize, action));

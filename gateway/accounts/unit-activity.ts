@@ -1,5 +1,4 @@
 import { Op, QueryTypes } from 'sequelize';
-import { z } from 'zod';
 import { like, prefixPattern } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
@@ -7,17 +6,9 @@ import type { AuditEvent, User } from '../models/index.ts';
 import { actorNames, historyEntry, type HistoryEntry } from './account-history.ts';
 import { HISTORY_ACTIONS } from './account-history-words.ts';
 import { whyNotManageable } from './find-user.ts';
-import { AUDIT_FILTER_MAX } from './list-audit-events.ts';
+import { auditQuerySchema } from './list-audit-events.ts';
 import { membershipsOf } from './memberships.ts';
 import { adminScopeOf, scopeCovers, type AdminScope } from './scope.ts';
-
-const querySchema = z.object({
-  action: z.string().trim().max(AUDIT_FILTER_MAX.action).optional().default(''),
-  actor: z.string().trim().max(AUDIT_FILTER_MAX.actor).optional().default(''),
-  target: z.string().trim().max(AUDIT_FILTER_MAX.target).optional().default(''),
-  page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
-  pageSize: z.coerce.number().int().min(1).max(200).optional().default(50),
-});
 
 /** One entry of the activity of a unit admin's people: whom it is about, and what happened in their words. */
 export type ActivityEntry = HistoryEntry & { person: { id: string; username: string; displayName: string } };
@@ -162,7 +153,7 @@ async function peopleOf(ctx: GatewayContext, events: AuditEvent[]): Promise<Map<
  * federation and the campus's settings, are not theirs to read.
  */
 export async function listUnitActivity(ctx: GatewayContext, query: unknown): Promise<ActivityPage> {
-  const { action, actor, target, page, pageSize } = parseInput(querySchema, query);
+  const { action, actor, target, page, pageSize } = parseInput(auditQuerySchema, query);
   const scope = adminScopeOf(ctx.actor);
   const empty = { events: [], page: 1, pageSize, total: 0, pages: 1, actions: ACTIONS };
   const unitIds = scope.all ? [] : await scopeUnitIds(ctx, scope.roots);
